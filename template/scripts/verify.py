@@ -1,0 +1,69 @@
+"""Verify the project the way CI does: lock, install, format, lint, load definitions, test.
+
+Run it from the project root with any Python 3.10+ and uv on PATH::
+
+    python scripts/verify.py
+
+It needs no Databricks credentials: the tests run against local Databricks. Each failure
+names the check and the one command to rerun it. ``copier copy --trust`` runs it once after
+rendering; without ``--trust``, run it yourself.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHECKS: list[tuple[str, list[str]]] = [
+    ("install (uv sync)", ["uv", "sync"]),
+    ("format (ruff format --check)", ["uv", "run", "--no-sync", "ruff", "format", "--check", "."]),
+    ("lint (ruff check)", ["uv", "run", "--no-sync", "ruff", "check", "."]),
+    ("definitions load (dg check defs)", ["uv", "run", "--no-sync", "dg", "check", "defs"]),
+    ("tests (pytest)", ["uv", "run", "--no-sync", "pytest", "-q"]),
+]
+
+
+def ensure_git_repo() -> None:
+    """Make the project a git repository, so pre-commit and `copier update` work."""
+    if (ROOT / ".git").exists() or not shutil.which("git"):
+        return
+    subprocess.run(["git", "init", "--quiet"], cwd=ROOT, check=True)
+    print("verify: initialised a git repository")
+
+
+def run_check(name: str, command: list[str]) -> bool:
+    """Run one check in the project root; on failure say what failed and how to rerun it."""
+    print(f"==> {name}", flush=True)
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=ROOT)
+    if result.returncode != 0:
+        print(
+            f"\nverify: check '{name}' failed (exit {result.returncode}).\n"
+            f"Rerun it with: {' '.join(command)}",
+            file=sys.stderr,
+        )
+        return False
+    print(f"    ok ({time.monotonic() - started:.1f} s)", flush=True)
+    return True
+
+
+def main() -> int:
+    """Run every check in order and stop at the first failure."""
+    if not shutil.which("uv"):
+        print("verify: uv is not on PATH; install it: https://docs.astral.sh/uv/", file=sys.stderr)
+        return 2
+    ensure_git_repo()
+    for name, command in CHECKS:
+        if not run_check(name, command):
+            return 1
+    print("verify: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Definitions autoloaded by ``dg``: one small module per concern."""

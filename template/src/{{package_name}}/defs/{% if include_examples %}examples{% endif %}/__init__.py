@@ -1,0 +1,1 @@
+"""Example assets: each integration pattern as small, working code."""
