@@ -1,0 +1,101 @@
+"""Sessions of the template repository. `uvx nox -s tests` is what CI runs.
+
+- ``tests``: the whole suite (renders, validators, updates, toolchains, local Databricks).
+- ``min_copier``: the static and update tests with the oldest supported Copier.
+- ``demo``: render the defaults into a folder and verify it (``uvx nox -s demo -- DIR``).
+- ``lint``: ruff on the template repository's own code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+LOCAL_DATABRICKS = ROOT / "template" / "tools" / "local-databricks"
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "tests"]
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+
+
+def pinned(name: str) -> str:
+    """Read one pin from versions.yml, the single source of the generated project's versions."""
+    text = (ROOT / "versions.yml").read_text()
+    match = re.search(rf'^{name}:\n(?:  .*\n)*?  default: "([^"]+)"', text, re.MULTILINE)
+    if match is None:
+        raise ValueError(f"versions.yml has no default for {name}")
+    return match.group(1)
+
+
+def runtime_requirements() -> list[str]:
+    """What generated projects run with, for the local Databricks conformance tests."""
+    return [
+        f"dagster=={pinned('dagster_version')}",
+        f"dagster-pipes=={pinned('dagster_pipes_version')}",
+        f"dagster-databricks=={pinned('dagster_databricks_version')}",
+        pinned("databricks_sdk_spec"),
+        "-e",
+        str(LOCAL_DATABRICKS),
+    ]
+
+
+def ruff() -> str:
+    """The generated project's ruff, so the suite lints renders exactly as projects do."""
+    return f"ruff=={pinned('ruff_version')}"
+
+
+def workers(session: nox.Session) -> str:
+    """pytest-xdist workers: one per core unless overridden with NOX_WORKERS."""
+    return os.environ.get("NOX_WORKERS") or str(os.cpu_count() or 2)
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """Run the template's suite; extra arguments go to pytest (e.g. `-- -m "not toolchain"`)."""
+    session.install(
+        *nox.project.dependency_groups(PYPROJECT, "test"), ruff(), *runtime_requirements()
+    )
+    session.run("pytest", "-n", workers(session), "--dist", "loadgroup", *session.posargs)
+
+
+@nox.session(python="3.11")
+def min_copier(session: nox.Session) -> None:
+    """Render, validate and update with the oldest Copier that copier.yml allows."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "min-copier"), ruff())
+    session.run(
+        "pytest", "-n", workers(session), "-m", "not toolchain",
+        "tests/test_render_static.py", "tests/test_validators.py", "tests/test_update.py",
+        *session.posargs,
+    )
+
+
+@nox.session(python="3.11")
+def demo(session: nox.Session) -> None:
+    """Render the template with its defaults into DIR (default ./demo-project) and verify it."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    target = Path(session.posargs[0] if session.posargs else ROOT / "demo-project").resolve()
+    if target.exists():
+        shutil.rmtree(target)
+    session.run(
+        "copier", "copy", "--skip-tasks", "--defaults", "--quiet",
+        "--data", "project_name=Demo Project", str(ROOT), str(target),
+    )
+    with session.chdir(target):
+        # The project's own environment, not this session's.
+        session.run("python", "scripts/verify.py", external=True, env={"VIRTUAL_ENV": None})
+    session.log(f"Rendered and verified: {target}")
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    """Lint and format-check the template repository's own Python (hooks, tests, noxfile)."""
+    session.install(ruff())
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")

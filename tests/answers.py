@@ -1,0 +1,97 @@
+"""Answer sets the suite renders: every choice of every question at least once (pairwise)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A render whose toolchain the suite runs for real: defaults plus one render per value of
+# cloud, auth_method and compute (and both transports, Python ends, examples off, each CI).
+TOOLCHAIN_CASES: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "azure-serverless": {
+        "project_name": "Azure Lakehouse",
+        "cloud": "azure",
+        "auth_method": "azure-client-secret",
+        "compute": "serverless",
+        "ci": "gitlab",
+        "python_version": "3.11",
+        "databricks_host": "https://adb-1234567890123456.7.azuredatabricks.net",
+    },
+    "gcp-existing-dbfs": {
+        "project_name": "GCP Jobs",
+        "cloud": "gcp",
+        "auth_method": "oauth-m2m",
+        "compute": "existing-cluster",
+        "pipes_transport": "dbfs",
+        "ci": "none",
+        "python_version": "3.13",
+        "catalog": "analytics",
+        "schema": "bronze",
+    },
+    "aws-profile-bare": {
+        "project_name": "Bare Skeleton",
+        "auth_method": "profile",
+        "pipes_transport": "dbfs",
+        "include_examples": False,
+        "python_version": "3.10",
+    },
+}
+
+
+def choice_values() -> dict[str, list[Any]]:
+    """Every choice question of copier.yml with its values (bools count as two choices)."""
+    questions = yaml.safe_load((ROOT / "copier.yml").read_text().split("\n---\n")[-1])
+    values: dict[str, list[Any]] = {}
+    for name, spec in questions.items():
+        if isinstance(spec, dict) and "choices" in spec:
+            choices = spec["choices"]
+            values[name] = list(choices.values() if isinstance(choices, dict) else choices)
+        elif isinstance(spec, dict) and spec.get("type") == "bool":
+            values[name] = [True, False]
+    return values
+
+
+def is_valid(answers: dict[str, Any]) -> bool:
+    """The cross-question rule of copier.yml: Azure service principals need Azure."""
+    return not (answers.get("auth_method") == "azure-client-secret" and answers.get("cloud") != "azure")
+
+
+def pairwise_matrix() -> list[dict[str, Any]]:
+    """Greedy all-pairs cover of the choice questions, skipping invalid combinations."""
+    values = choice_values()
+    names = sorted(values)
+    uncovered = {
+        (a, va, b, vb)
+        for a, b in itertools.combinations(names, 2)
+        for va in values[a]
+        for vb in values[b]
+        if is_valid({a: va, b: vb})
+    }
+    cases: list[dict[str, Any]] = []
+    while uncovered:
+        best, best_gain = None, -1
+        for combo in itertools.product(*(values[n] for n in names)):
+            case = dict(zip(names, combo, strict=True))
+            if not is_valid(case):
+                continue
+            gain = sum(
+                1 for a, b in itertools.combinations(names, 2)
+                if (a, case[a], b, case[b]) in uncovered
+            )
+            if gain > best_gain:
+                best, best_gain = case, gain
+        assert best is not None
+        cases.append(best)
+        uncovered -= {(a, best[a], b, best[b]) for a, b in itertools.combinations(names, 2)}
+    return cases
+
+
+def case_id(answers: dict[str, Any]) -> str:
+    """A short, readable test id for an answer set."""
+    return "-".join(str(v).lower().replace(".", "") for v in answers.values()) or "defaults"

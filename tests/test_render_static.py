@@ -1,0 +1,110 @@
+"""Static checks on every render of the pairwise answer matrix: it is complete and parses."""
+
+from __future__ import annotations
+
+import py_compile
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from answers import case_id, pairwise_matrix
+from rendering import render
+
+MATRIX = pairwise_matrix()
+# Databricks secret references are meant to stay in the output: {{secrets/<scope>/<key>}}.
+JINJA_MARKER = re.compile(r"\{\{(?!secrets/)|\{%|%\}|\{#|#\}")
+TEXT_SUFFIXES = {".py", ".toml", ".yml", ".yaml", ".md", ".txt", ".cfg", ".example", ""}
+
+
+def text_files(project: Path) -> list[Path]:
+    return [
+        p for p in project.rglob("*")
+        if p.is_file() and ".git" not in p.parts and p.suffix in TEXT_SUFFIXES
+    ]
+
+
+@pytest.fixture(scope="module", params=MATRIX, ids=[case_id(c) for c in MATRIX])
+def matrix_render(
+    request: pytest.FixtureRequest, template_repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, Any], Path]:
+    answers: dict[str, Any] = request.param
+    return answers, render(template_repo, tmp_path_factory.mktemp("render") / "p", answers)
+
+
+def test_no_leftover_jinja(matrix_render: tuple[dict[str, Any], Path]) -> None:
+    _, project = matrix_render
+    leftovers = [
+        f"{path.relative_to(project)}:{number}: {line.strip()}"
+        for path in text_files(project)
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if JINJA_MARKER.search(line)
+    ]
+    assert not leftovers, "\n".join(leftovers)
+    names = [str(p.relative_to(project)) for p in project.rglob("*")]
+    assert not [n for n in names if any(c in n for c in "{}%\"'")], names
+
+
+def test_files_parse(matrix_render: tuple[dict[str, Any], Path]) -> None:
+    _, project = matrix_render
+    for path in project.rglob("*"):
+        if not path.is_file() or ".git" in path.parts:
+            continue
+        if path.suffix == ".py":
+            py_compile.compile(str(path), doraise=True, cfile=str(path) + "c.tmp")
+            Path(str(path) + "c.tmp").unlink()
+        elif path.suffix == ".toml":
+            tomllib.loads(path.read_text())
+        elif path.suffix in {".yml", ".yaml"}:
+            list(yaml.safe_load_all(path.read_text()))
+
+
+def test_ruff_passes(matrix_render: tuple[dict[str, Any], Path]) -> None:
+    _, project = matrix_render
+    for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], cwd=project, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_answers_decide_the_files(matrix_render: tuple[dict[str, Any], Path]) -> None:
+    answers, project = matrix_render
+    package = project / "src" / "sales_analytics"
+    assert (project / ".github").exists() == (answers["ci"] == "github")
+    assert (project / ".gitlab-ci.yml").exists() == (answers["ci"] == "gitlab")
+    assert (package / "remote").exists() == answers["include_examples"]
+    assert (package / "defs" / "examples").exists() == answers["include_examples"]
+    resources = (package / "defs" / "resources.py").read_text()
+    transport = "volumes" if answers["compute"] == "serverless" else answers["pipes_transport"]
+    assert f'transport="{transport}"' in resources
+    assert ('DATABRICKS_CLUSTER_ID' in resources) == (answers["compute"] == "existing-cluster")
+    cluster_file = (package / "databricks" / "clusters.yml").read_text()
+    assert f"{answers['cloud']}_attributes" in cluster_file
+
+
+def test_answers_file_holds_no_secret_and_no_pin(matrix_render: tuple[dict[str, Any], Path]) -> None:
+    _, project = matrix_render
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert not {k for k in answers if "token" in k or "secret" in k or "password" in k}
+    assert "dagster_version" not in answers and "stdlib_modules" not in answers
+
+
+def test_versions_come_from_the_versions_file(matrix_render: tuple[dict[str, Any], Path]) -> None:
+    _, project = matrix_render
+    versions = {
+        name: spec["default"]
+        for name, spec in yaml.safe_load(
+            (Path(__file__).parent.parent / "versions.yml").read_text()
+        ).items()
+    }
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    deps = pyproject["project"]["dependencies"]
+    assert f"dagster=={versions['dagster_version']}" in deps
+    assert f"dagster-pipes=={versions['dagster_pipes_version']}" in deps
+    assert f"dagster-databricks=={versions['dagster_databricks_version']}" in deps
+    assert versions["databricks_sdk_spec"] in deps

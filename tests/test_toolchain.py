@@ -1,0 +1,83 @@
+"""Render a representative set of answers and run each project's own toolchain for real.
+
+One render per case; each runs ``scripts/verify.py`` (uv sync, ruff format and check,
+``dg check defs``, pytest) with no Databricks variable set, sharing the uv cache.
+The defaults case goes through the Copier CLI with ``--trust``, so the post-copy task runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from answers import TOOLCHAIN_CASES
+from rendering import CREDENTIAL_PREFIXES, render
+from pythons import find_python
+
+# Heavy: a full `uv sync` per case. Marked so a quick run can deselect them.
+pytestmark = pytest.mark.toolchain
+
+
+def project_env(python: str) -> dict[str, str]:
+    """The environment of a generated project's commands: no credentials, a fixed interpreter."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CREDENTIAL_PREFIXES)}
+    env.pop("VIRTUAL_ENV", None)
+    env.update(UV_PYTHON=python, UV_PYTHON_DOWNLOADS="never", PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def python_for(answers: dict[str, Any]) -> str:
+    version = answers.get("python_version", "3.12")
+    python = find_python(version)
+    if python is None:
+        pytest.skip(f"Python {version} is not installed here; this case needs it")
+    return python
+
+
+@pytest.mark.parametrize("case", sorted(TOOLCHAIN_CASES))
+def test_generated_project_passes_its_own_checks(
+    case: str, template_repo: Path, tmp_path: Path
+) -> None:
+    answers = TOOLCHAIN_CASES[case]
+    python = python_for(answers)
+    project = tmp_path / case
+    env = project_env(python)
+    if case == "defaults":
+        # The way users run it: Copier's CLI, trusted, so the post-copy verification runs.
+        result = subprocess.run(
+            [sys.executable, "-m", "copier", "copy", "--trust", "--defaults",
+             "--data", "project_name=Sales Analytics", str(template_repo), str(project)],
+            env=env, capture_output=True, text=True,
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
+        assert "verify: all checks passed" in output, output
+        assert (project / ".git").is_dir() and (project / "uv.lock").is_file()
+        return
+    render(template_repo, project, answers)
+    result = subprocess.run(
+        [python, "scripts/verify.py"], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "verify: all checks passed" in result.stdout
+
+
+def test_failed_check_names_itself_and_the_rerun_command(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    python = python_for({})
+    project = render(template_repo, tmp_path / "broken")
+    definitions = next(project.glob("src/*/definitions.py"))
+    source = definitions.read_text().replace("from pathlib", "import os\nfrom pathlib", 1)
+    definitions.write_text(source)  # an unused import: ruff F401, still formatted
+    result = subprocess.run(
+        [python, "scripts/verify.py"], cwd=project, env=project_env(python),
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 1
+    assert "check 'lint (ruff check)' failed" in result.stderr
+    assert "Rerun it with: uv run --no-sync ruff check ." in result.stderr

@@ -1,0 +1,97 @@
+"""`copier update` stays correct: a no-op when nothing changed, equal to a fresh copy after a
+release, and it never silently drops a user's edit."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import copier
+import pytest
+from rendering import ROOT, git, render, snapshot_template
+
+README = Path("template/README.md.jinja")
+OLD_HEADING, NEW_HEADING = "## Commands", "## Common commands"
+
+
+@pytest.fixture(scope="module")
+def two_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template repo whose 1.0.0 differs from the working tree (2.0.0) in the README."""
+    repo = snapshot_template(tmp_path_factory.mktemp("releases"), "0.0.1")
+    readme = repo / README
+    readme.write_text(readme.read_text().replace(OLD_HEADING, NEW_HEADING))
+    git(repo, "commit", "--quiet", "--all", "--message", "release 1.0.0")
+    git(repo, "tag", "1.0.0")
+    readme.write_text((ROOT / README).read_text())
+    git(repo, "commit", "--quiet", "--all", "--message", "release 2.0.0")
+    git(repo, "tag", "2.0.0")
+    return repo
+
+
+def commit_project(project: Path) -> None:
+    git(project, "init", "--quiet", "--initial-branch=main")
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "--message", "project")
+
+
+def update(project: Path, ref: str) -> None:
+    copier.run_update(
+        project, vcs_ref=ref, defaults=True, overwrite=True, unsafe=True, skip_tasks=True,
+        quiet=True, conflict="inline",
+    )
+
+
+def differences(left: Path, right: Path) -> list[str]:
+    """Files that differ between two trees, ignoring git metadata."""
+    found: list[str] = []
+
+    def walk(cmp: filecmp.dircmp, prefix: str) -> None:
+        found.extend(f"{prefix}{n}" for n in cmp.left_only + cmp.right_only + cmp.diff_files)
+        for name, sub in cmp.subdirs.items():
+            walk(sub, f"{prefix}{name}/")
+
+    walk(filecmp.dircmp(left, right, ignore=[".git"]), "")
+    return found
+
+
+def test_update_without_template_change_is_a_noop(template_repo: Path, tmp_path: Path) -> None:
+    project = render(template_repo, tmp_path / "project")
+    commit_project(project)
+    update(project, "99.0.0")
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_update_from_last_release_equals_fresh_copy(two_releases: Path, tmp_path: Path) -> None:
+    old = render(two_releases, tmp_path / "old", vcs_ref="1.0.0")
+    assert NEW_HEADING in (old / "README.md").read_text()
+    commit_project(old)
+    update(old, "2.0.0")
+    fresh = render(two_releases, tmp_path / "fresh", vcs_ref="2.0.0")
+    assert differences(old, fresh) == []
+
+
+def test_update_keeps_user_edits(two_releases: Path, tmp_path: Path) -> None:
+    project = render(two_releases, tmp_path / "project", vcs_ref="1.0.0")
+    commit_project(project)
+    asset = next(project.glob("src/*/defs")) / "my_asset.py"
+    asset.write_text('"""A user asset."""\n')
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "\n## Our runbook\n\nPage the data team.\n")
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "--message", "user edits")
+    update(project, "2.0.0")
+    text = readme.read_text()
+    assert "## Our runbook" in text and OLD_HEADING in text and "<<<<<<<" not in text
+    assert asset.read_text() == '"""A user asset."""\n'
+    assert not list(project.rglob("*.rej"))
+
+
+def test_conflicting_edit_is_kept_as_a_visible_conflict(two_releases: Path, tmp_path: Path) -> None:
+    project = render(two_releases, tmp_path / "project", vcs_ref="1.0.0")
+    commit_project(project)
+    readme = project / "README.md"
+    readme.write_text(readme.read_text().replace(NEW_HEADING, "## How we run it"))
+    git(project, "commit", "--quiet", "--all", "--message", "user heading")
+    update(project, "2.0.0")
+    text = readme.read_text()
+    assert "<<<<<<<" in text and "## How we run it" in text and OLD_HEADING in text
