@@ -3,6 +3,7 @@
 - ``tests``: the whole suite (renders, validators, updates, toolchains, local Databricks).
 - ``min_copier``: the static and update tests with the oldest supported Copier.
 - ``demo``: render the defaults into a folder and verify it (``uvx nox -s demo -- DIR``).
+- ``bench``: benchmark figures, as ratios against baselines measured in the same run.
 - ``lint``: ruff on the template repository's own code.
 """
 
@@ -89,8 +90,18 @@ def demo(session: nox.Session) -> None:
     )
     with session.chdir(target):
         # The project's own environment, not this session's.
-        session.run("python", "scripts/verify.py", external=True, env={"VIRTUAL_ENV": None})
+        session.run(
+            "python", "scripts/verify.py", external=True,
+            env={"VIRTUAL_ENV": None, "UV_PROJECT_ENVIRONMENT": None},
+        )
     session.log(f"Rendered and verified: {target}")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Print benchmark figures as ratios against baselines measured in the same run."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("python", "benchmarks/bench.py", *session.posargs)
 
 
 @nox.session(python="3.11")

@@ -61,3 +61,13 @@ def render(
     options.update(kwargs)
     copier.run_copy(str(template), dst, **options)
     return dst
+
+
+def project_env(python: str) -> dict[str, str]:
+    """Environment for a generated project's commands: no credentials, a fixed interpreter,
+    and none of the caller's virtualenv (nox sets UV_PROJECT_ENVIRONMENT to its own)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CREDENTIAL_PREFIXES)}
+    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "CONDA_PREFIX"):
+        env.pop(name, None)
+    env.update(UV_PYTHON=python, UV_PYTHON_DOWNLOADS="never", PYTHONDONTWRITEBYTECODE="1")
+    return env

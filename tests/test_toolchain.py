@@ -7,7 +7,6 @@ The defaults case goes through the Copier CLI with ``--trust``, so the post-copy
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,19 +14,11 @@ from typing import Any
 
 import pytest
 from answers import TOOLCHAIN_CASES
-from rendering import CREDENTIAL_PREFIXES, render
+from rendering import project_env, render
 from pythons import find_python
 
 # Heavy: a full `uv sync` per case. Marked so a quick run can deselect them.
 pytestmark = pytest.mark.toolchain
-
-
-def project_env(python: str) -> dict[str, str]:
-    """The environment of a generated project's commands: no credentials, a fixed interpreter."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(CREDENTIAL_PREFIXES)}
-    env.pop("VIRTUAL_ENV", None)
-    env.update(UV_PYTHON=python, UV_PYTHON_DOWNLOADS="never", PYTHONDONTWRITEBYTECODE="1")
-    return env
 
 
 def python_for(answers: dict[str, Any]) -> str:

@@ -1,0 +1,117 @@
+"""Benchmarks of the template, each reported as a ratio against a baseline measured in the
+same run (absolute times vary by machine; ratios travel). Run with ``uvx nox -s bench``.
+
+Figures:
+- render: full template vs a one-file Copier template, both through the Copier CLI from a
+  tagged git repository (target: at most 1.3x).
+- load: importing and building the generated definitions vs ``import dagster`` (and whether
+  pyspark, dagster_databricks or databricks.sdk were imported: they must not be).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from pythons import find_python  # noqa: E402
+from rendering import git, project_env, snapshot_template  # noqa: E402
+
+
+def median_seconds(action: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``repeat`` runs of ``action`` (after one warm-up run)."""
+    action()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def copier_cli(template: Path, dst: Path) -> None:
+    """Render ``template`` into a fresh ``dst`` with the Copier CLI, tasks skipped."""
+    shutil.rmtree(dst, ignore_errors=True)
+    subprocess.run(
+        [sys.executable, "-m", "copier", "copy", "--quiet", "--skip-tasks", "--defaults",
+         "--data", "project_name=Bench", str(template), str(dst)],
+        check=True, capture_output=True,
+    )
+
+
+def one_file_template(root: Path) -> Path:
+    """The baseline: a Copier template with one question and one rendered file."""
+    root.mkdir()
+    (root / "copier.yml").write_text("project_name:\n  type: str\n  default: x\n")
+    (root / "README.md.jinja").write_text("# {{ project_name }}\n")
+    git(root, "init", "--quiet", "--initial-branch=main")
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "--message", "one file")
+    git(root, "tag", "1.0.0")
+    return root
+
+
+def bench_render(work: Path, repeat: int) -> tuple[float, float]:
+    """Seconds to render the full template and the one-file baseline."""
+    full = snapshot_template(work / "full", "99.0.0")
+    baseline = one_file_template(work / "baseline")
+    full_s = median_seconds(lambda: copier_cli(full, work / "out-full"), repeat)
+    base_s = median_seconds(lambda: copier_cli(baseline, work / "out-base"), repeat)
+    return full_s, base_s
+
+
+def bench_load(work: Path, repeat: int) -> tuple[float, float, str]:
+    """Seconds to load the generated definitions, to import dagster, and heavy modules seen."""
+    project = work / "out-full"
+    python = find_python("3.12")
+    if python is None:
+        raise SystemExit("bench: Python 3.12 (the default python_version) is not installed")
+    env = project_env(python)
+    subprocess.run(["uv", "sync", "--quiet"], cwd=project, env=env, check=True)
+    venv_python = str(project / ".venv" / "bin" / "python")
+    load = (
+        "import sys; from bench.definitions import defs; defs(); "
+        "print(','.join(m for m in ('pyspark', 'dagster_databricks', 'databricks.sdk') "
+        "if m in sys.modules))"
+    )
+
+    def run(code: str) -> str:
+        return subprocess.run(
+            [venv_python, "-c", code], cwd=project, env=env, check=True,
+            capture_output=True, text=True,
+        ).stdout.strip()
+
+    heavy = run(load)
+    load_s = median_seconds(lambda: run(load), repeat)
+    dagster_s = median_seconds(lambda: run("import dagster"), repeat)
+    return load_s, dagster_s, heavy or "none"
+
+
+def main() -> None:
+    """Run every benchmark and print its figures and ratio."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        full_s, base_s = bench_render(work, args.repeat)
+        load_s, dagster_s, heavy = bench_load(work, args.repeat)
+    print(f"\nbenchmarks (median of {args.repeat} runs, after a warm-up)")
+    print(f"{'figure':<44}{'measured':>10}{'baseline':>10}{'ratio':>8}")
+    print(f"{'render: full template vs one-file template':<44}"
+          f"{full_s:>9.2f}s{base_s:>9.2f}s{full_s / base_s:>7.2f}x   (target <= 1.3x)")
+    print(f"{'load: generated definitions vs import dagster':<44}"
+          f"{load_s:>9.2f}s{dagster_s:>9.2f}s{load_s / dagster_s:>7.2f}x")
+    print(f"heavy modules imported while loading definitions: {heavy}")
+
+
+if __name__ == "__main__":
+    main()
