@@ -98,5 +98,5 @@ def test_reserved_names_cover_the_installed_interpreters() -> None:
     data = yaml.safe_load((ROOT / "hooks" / "reserved_names.yml").read_text())
     code = "import json, sys; print(json.dumps(sorted(sys.stdlib_module_names)))"
     names = json.loads(subprocess.check_output([sys.executable, "-c", code]))
-    missing = {n for n in names if not n.startswith("_")} - set(data["stdlib_modules"]["default"])
+    missing = {n for n in names if not n.startswith("_")} - set(data["stdlib_modules"]["default"].split())
     assert not missing, f"rerun hooks/reserved_names.py: {sorted(missing)}"
