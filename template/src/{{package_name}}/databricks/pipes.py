@@ -41,6 +41,10 @@ class DatabricksPipes(dg.ConfigurableResource):
     dagster_pipes_requirement: str = Field(description="The dagster-pipes pin for the remote.")
     poll_interval_seconds: float = Field(default=5.0, gt=0)
     message_interval_seconds: float = Field(default=10.0, gt=0)
+    forward_stdio: bool = Field(
+        default=True,
+        description="Stream the remote stdout/stderr into Dagster's logs (adds seconds at exit).",
+    )
 
     def run(
         self,
@@ -57,6 +61,27 @@ class DatabricksPipes(dg.ConfigurableResource):
         ``profile`` and ``overrides`` pick and adjust a job-cluster profile of clusters.yml;
         ``extras`` reach the script through ``pipes.get_extra``.
         """
+        from databricks.sdk.errors import PermissionDenied, Unauthenticated
+
+        try:
+            return self._run(context, script, extras, parameters, profile, overrides)
+        except (Unauthenticated, PermissionDenied) as error:
+            raise dg.Failure(
+                description=(
+                    f"Databricks rejected the credentials ({self.workspace.describe_auth()}): "
+                    f"{str(error).splitlines()[0]}"
+                )
+            ) from error
+
+    def _run(
+        self,
+        context: dg.AssetExecutionContext | dg.OpExecutionContext,
+        script: str,
+        extras: dict[str, Any] | None,
+        parameters: list[str] | None,
+        profile: str,
+        overrides: dict[str, Any] | None,
+    ) -> PipesClientCompletedInvocation:
         from databricks.sdk.service import jobs
 
         client = self.workspace.get_client()
@@ -100,7 +125,7 @@ class DatabricksPipes(dg.ConfigurableResource):
         return {
             "dagster_code_location": self.code_location,
             "dagster_step": _step_label(context)[:256],
-            "dagster_run_id": context.run_id,
+            "dagster_run_id": context.run.run_id,
         }
 
     def _pipes_client(self, client: WorkspaceClient) -> Any:
@@ -122,12 +147,15 @@ class DatabricksPipes(dg.ConfigurableResource):
                 client=client, volume_path=self.volume_path
             )
             reader = PipesUnityCatalogVolumesMessageReader(
-                client=client, volume_path=self.volume_path, interval=interval
+                client=client,
+                volume_path=self.volume_path,
+                interval=interval,
+                include_stdio_in_messages=self.forward_stdio,
             )
         else:
             injector = PipesDbfsContextInjector(client=client)
             reader = PipesDbfsMessageReader(
-                client=client, interval=interval, include_stdio_in_messages=True
+                client=client, interval=interval, include_stdio_in_messages=self.forward_stdio
             )
         if self.compute == "serverless":
             return FixedPipesDatabricksServerlessClient(
@@ -163,7 +191,7 @@ def _step_label(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> st
 
 def run_name(context: dg.AssetExecutionContext | dg.OpExecutionContext, code_location: str) -> str:
     """Name the Databricks run after the code location, the asset(s) and the Dagster run."""
-    return f"{code_location}: {_step_label(context)} (dagster run {context.run_id[:8]})"[:4096]
+    return f"{code_location}: {_step_label(context)} (dagster run {context.run.run_id[:8]})"[:4096]
 
 
 def idempotency_token(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> str:
@@ -172,7 +200,7 @@ def idempotency_token(context: dg.AssetExecutionContext | dg.OpExecutionContext)
         context.op_execution_context if isinstance(context, dg.AssetExecutionContext) else context
     )
     step = op_context.get_step_execution_context().step.key
-    key = f"{context.run_id}:{step}:{op_context.retry_number}"
+    key = f"{context.run.run_id}:{step}:{op_context.retry_number}"
     return hashlib.sha256(key.encode()).hexdigest()
 
 
