@@ -65,7 +65,9 @@ class DatabricksPipes(dg.ConfigurableResource):
 
         try:
             return self._run(context, script, extras, parameters, profile, overrides)
-        except (Unauthenticated, PermissionDenied) as error:
+        except (Unauthenticated, PermissionDenied, ValueError) as error:
+            if isinstance(error, ValueError) and not is_oauth_rejection(error):
+                raise
             raise dg.Failure(
                 description=(
                     f"Databricks rejected the credentials ({self.workspace.describe_auth()}): "
@@ -171,6 +173,11 @@ class DatabricksPipes(dg.ConfigurableResource):
             message_reader=reader,
             poll_interval_seconds=self.poll_interval_seconds,
         )
+
+
+def is_oauth_rejection(error: ValueError) -> bool:
+    """True for the SDK's ValueError when the token endpoint refuses the client (RFC 6749 5.2)."""
+    return str(error).startswith(("invalid_client", "unauthorized_client", "invalid_grant"))
 
 
 def _environment(requirement: str) -> Any:

@@ -1,0 +1,202 @@
+"""Admin operations, shared by the Python API and the HTTP API under /__local-databricks/."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import invalid
+from .routing import Request, Router
+from .util import to_int
+
+if TYPE_CHECKING:
+    from .api import LocalDatabricks
+
+PREFIX = r"/__local-databricks/"
+
+
+class Admin:
+    """One implementation of every admin action; `register` exposes them over HTTP."""
+
+    def __init__(self, app: LocalDatabricks) -> None:
+        self.app = app
+
+    # ---- actions -------------------------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        method: str,
+        path_regex: str,
+        status: int | None,
+        times: int = 1,
+        skip: int = 0,
+        error_code: str | None = None,
+        message: str | None = None,
+        headers: dict[str, str] | None = None,
+        delay_seconds: float = 0,
+    ) -> dict:
+        """Add an HTTP fault rule; returns its description (with fault_id)."""
+        rule = self.app.faults.add(
+            method, path_regex, status, times, skip, error_code, message, headers, delay_seconds
+        )
+        return rule.to_json()
+
+    def clear_faults(self) -> None:
+        """Remove all fault rules."""
+        self.app.faults.clear()
+
+    def set_run_behaviour(
+        self,
+        pending_seconds: float | None = None,
+        result: str | None = None,
+        times: int = 1,
+        message: str | None = None,
+    ) -> None:
+        """Force the behaviour of the next `times` submitted / run-now runs."""
+        self.app.behaviours.add(pending_seconds, result, times, message)
+
+    def set_cluster_start_seconds(self, seconds: float, serverless: float | None = None) -> None:
+        """Change the simulated cluster (and optionally serverless) start delay."""
+        if float(seconds) < 0:
+            raise invalid("seconds must not be negative.")
+        self.app.run_config.cluster_start_seconds = float(seconds)
+        if serverless is not None:
+            self.app.run_config.serverless_start_seconds = float(serverless)
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every current PAT and OAuth token."""
+        self.app.auth.revoke_tokens()
+
+    def register_tokens(
+        self,
+        pat: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        expires_in: float | None = None,
+    ) -> None:
+        """Accept an extra PAT and/or OAuth client (with an optional token lifetime)."""
+        if pat:
+            self.app.auth.add_pat(pat)
+        if client_id:
+            if not client_secret:
+                raise invalid("client_secret is required with client_id.")
+            self.app.auth.add_client(client_id, client_secret, expires_in)
+        if not pat and not client_id:
+            raise invalid("Give a pat, or a client_id and client_secret.")
+
+    def add_cluster(self, cluster_id: str | None = None, **fields: Any) -> dict:
+        """Seed an all-purpose cluster (RUNNING by default); returns its details."""
+        return self.app.clusters.add(cluster_id, **fields)
+
+    def put_secret(self, scope: str, key: str, value: str) -> None:
+        """Store a secret (the scope is created when missing)."""
+        self.app.secrets.put_secret(scope, key, value)
+
+    def create_job(self, settings: dict) -> int:
+        """Create a job as the PAT user; returns the job id."""
+        from .auth import PAT_USER
+
+        return self.app.jobs.create_job(settings, PAT_USER)
+
+    def calls(self) -> list[dict]:
+        """The call log."""
+        return self.app.call_log.list()
+
+    def clear_calls(self) -> None:
+        """Empty the call log."""
+        self.app.call_log.clear()
+
+    def runs(self) -> list[dict]:
+        """Every run as runs/get returns it, newest first."""
+        manager = self.app.manager
+        return [manager.render(run) for run in manager.all_runs()]
+
+    def get_run(self, run_id: int) -> dict:
+        """One run (parent or task run id) as runs/get returns it."""
+        found = self.app.manager.find(int(run_id))
+        if found is None:
+            raise invalid(f"Run {run_id} does not exist.")
+        run, task = found
+        if task is not None:
+            return self.app.manager.render_task_run(run, task)
+        return self.app.manager.render(run)
+
+    def health(self) -> dict:
+        """Readiness probe."""
+        return {"status": "ok", "url": self.app.url}
+
+    # ---- HTTP ----------------------------------------------------------------------------------
+
+    def register(self, router: Router) -> None:
+        """Expose the actions under /__local-databricks/ (no auth, not logged, no faults)."""
+        router.add("POST", PREFIX + "faults", self._faults)
+        router.add("GET", PREFIX + "faults", lambda req: {"faults": self.app.faults.list()})
+        router.add("POST", PREFIX + "faults/clear", lambda req: self.clear_faults() or {})
+        router.add("POST", PREFIX + "run-behaviour", self._run_behaviour)
+        router.add("POST", PREFIX + "cluster-start-seconds", self._cluster_start)
+        router.add("POST", PREFIX + "revoke-tokens", lambda req: self.revoke_tokens() or {})
+        router.add("POST", PREFIX + "tokens", self._tokens)
+        router.add("POST", PREFIX + "clusters", self._clusters)
+        router.add("POST", PREFIX + "secrets", self._secrets)
+        router.add("POST", PREFIX + "jobs", lambda req: {"job_id": self.create_job(req.json())})
+        router.add("GET", PREFIX + "calls", lambda req: {"calls": self.calls()})
+        router.add("POST", PREFIX + "calls/clear", lambda req: self.clear_calls() or {})
+        router.add("GET", PREFIX + "runs", lambda req: {"runs": self.runs()})
+        router.add("GET", PREFIX + r"runs/(\d+)", lambda req: self.get_run(int(req.group(1))))
+        router.add("POST", PREFIX + "reset", lambda req: self.app.reset() or {})
+        router.add("GET", PREFIX + "health", lambda req: self.health())
+
+    def _faults(self, req: Request) -> dict:
+        body = req.json()
+        path_regex = body.get("path_regex", body.get("path"))
+        if not path_regex:
+            raise invalid("path_regex is required.")
+        return self.inject_fault(
+            method=body.get("method", "*"),
+            path_regex=path_regex,
+            status=body.get("status"),
+            times=to_int(body.get("times"), "times", 1),
+            skip=to_int(body.get("skip"), "skip", 0),
+            error_code=body.get("error_code"),
+            message=body.get("message"),
+            headers=body.get("headers"),
+            delay_seconds=float(body.get("delay_seconds") or 0),
+        )
+
+    def _run_behaviour(self, req: Request) -> dict:
+        body = req.json()
+        self.set_run_behaviour(
+            pending_seconds=body.get("pending_seconds"),
+            result=body.get("result"),
+            times=to_int(body.get("times"), "times", 1),
+            message=body.get("message"),
+        )
+        return {}
+
+    def _cluster_start(self, req: Request) -> dict:
+        body = req.json()
+        if body.get("seconds") is None:
+            raise invalid("seconds is required.")
+        self.set_cluster_start_seconds(body["seconds"], body.get("serverless_seconds"))
+        return {}
+
+    def _tokens(self, req: Request) -> dict:
+        body = req.json()
+        self.register_tokens(
+            body.get("pat"),
+            body.get("client_id"),
+            body.get("client_secret"),
+            body.get("expires_in"),
+        )
+        return {}
+
+    def _clusters(self, req: Request) -> dict:
+        body = dict(req.json())
+        return self.add_cluster(body.pop("cluster_id", None), **body)
+
+    def _secrets(self, req: Request) -> dict:
+        body = req.json()
+        for name in ("scope", "key", "value"):
+            if body.get(name) is None:
+                raise invalid(f"{name} is required.")
+        self.put_secret(body["scope"], body["key"], body["value"])
+        return {}

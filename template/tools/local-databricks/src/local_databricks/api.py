@@ -1,0 +1,262 @@
+"""`LocalDatabricks`: the in-process handle that wires storage, services and the HTTP server."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .admin import Admin
+from .auth import PAT_USER, AuthStore
+from .calls import CallLog
+from .clusters import ClusterStore
+from .executor import install_shim
+from .faults import BehaviourQueue, FaultStore
+from .files import FileService
+from .identity import IdentityService
+from .jobs import JobService
+from .paths import Storage
+from .routing import Router
+from .runs import RunConfig, RunManager
+from .secrets_api import SecretStore
+from .server import Dispatcher, HttpServer
+from .util import WORKSPACE_ID, random_token
+from .workspace import WorkspaceService
+
+
+class LocalDatabricks:
+    """An offline Databricks workspace served over HTTP on 127.0.0.1.
+
+    Use as a context manager, or call `start()`/`stop()`. Credentials are random unless given.
+    """
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        port: int = 0,
+        token: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        cluster_start_seconds: float = 0.0,
+        python: str | None = None,
+        oauth_token_ttl_seconds: float = 3600,
+        serverless_start_seconds: float | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self._root_arg = Path(root) if root is not None else None
+        self._port_arg = port
+        self.token = token or random_token()
+        self.client_id = client_id or "local-" + secrets.token_hex(8)
+        self.client_secret = client_secret or "dose" + secrets.token_hex(16)
+        self.run_config = RunConfig(
+            python=python or sys.executable,
+            cluster_start_seconds=float(cluster_start_seconds),
+            serverless_start_seconds=serverless_start_seconds,
+        )
+        self.auth = AuthStore(oauth_token_ttl_seconds)
+        self.faults = FaultStore()
+        self.behaviours = BehaviourQueue()
+        self.call_log = CallLog()
+        self.clusters = ClusterStore()
+        self.secrets = SecretStore()
+        self.admin = Admin(self)
+        self._verbose = verbose
+        self._root: Path | None = None
+        self._owns_root = False
+        self._server: HttpServer | None = None
+        self._url = ""
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> LocalDatabricks:
+        """Create the root, bind the port and serve in a background thread."""
+        if self._server is not None:
+            return self
+        if self._root_arg is None:
+            self._root = Path(tempfile.mkdtemp(prefix="local-databricks-"))
+            self._owns_root = True
+        else:
+            self._root = self._root_arg.resolve()
+            self._root.mkdir(parents=True, exist_ok=True)
+        self.storage = Storage(self._root)
+        self.storage.create()
+        install_shim(self.storage)
+        self._install_credentials()
+
+        router, admin_router = Router(), Router()
+        self.dispatcher = Dispatcher(
+            router, admin_router, self.auth, self.faults, self.call_log, self._verbose
+        )
+        self._server = HttpServer(self.dispatcher, self._port_arg)
+        self._url = f"http://127.0.0.1:{self._server.port}"
+        self.dispatcher.host = self._url
+
+        self.files = FileService(self.storage)
+        self.workspace = WorkspaceService(self.storage)
+        self.workspace.reset([PAT_USER, self.client_id])
+        self.manager = RunManager(
+            self.run_config, self.storage, self.clusters, self.secrets, self._url
+        )
+        self.jobs = JobService(self.manager, self.behaviours)
+        IdentityService(self.auth, self._url).register(router)
+        for service in (self.jobs, self.files, self.workspace, self.clusters, self.secrets):
+            service.register(router)
+        self.admin.register(admin_router)
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Cancel runs (killing their processes), stop serving, remove a temporary root."""
+        if self._server is None:
+            return
+        self.manager.shutdown()
+        self._server.stop()
+        self._server = None
+        if self._owns_root and self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+
+    def __enter__(self) -> LocalDatabricks:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def _install_credentials(self) -> None:
+        self.auth.clear()
+        self.auth.add_pat(self.token)
+        self.auth.add_client(self.client_id, self.client_secret)
+
+    def reset(self) -> None:
+        """Back to a fresh workspace: no runs, jobs, files, faults, calls, clusters or secrets."""
+        self.manager.clear()
+        self.jobs.reset()
+        self.files.reset()
+        self.faults.clear()
+        self.behaviours.clear()
+        self.call_log.clear()
+        self.clusters.reset()
+        self.secrets.reset()
+        self._install_credentials()
+        for directory in (
+            self.storage.dbfs,
+            self.storage.volumes,
+            self.storage.workspace,
+            self.storage.runs,
+            self.storage.spark,
+        ):
+            shutil.rmtree(directory, ignore_errors=True)
+        self.storage.create()
+        self.workspace.reset([PAT_USER, self.client_id])
+
+    # ---- properties ----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT` (empty before start)."""
+        return self._url
+
+    @property
+    def root(self) -> Path:
+        """The state directory (dbfs/, Volumes/, workspace/, runs/, spark/)."""
+        if self._root is None:
+            raise RuntimeError("LocalDatabricks is not started.")
+        return self._root
+
+    @property
+    def workspace_id(self) -> str:
+        """The workspace id reported in x-databricks-org-id and host metadata."""
+        return WORKSPACE_ID
+
+    def env(self, auth: str = "pat") -> dict[str, str]:
+        """DATABRICKS_* variables for a client: auth="pat" or "oauth-m2m"."""
+        if auth == "pat":
+            return {"DATABRICKS_HOST": self.url, "DATABRICKS_TOKEN": self.token}
+        if auth == "oauth-m2m":
+            return {
+                "DATABRICKS_HOST": self.url,
+                "DATABRICKS_CLIENT_ID": self.client_id,
+                "DATABRICKS_CLIENT_SECRET": self.client_secret,
+            }
+        raise ValueError(f"auth must be 'pat' or 'oauth-m2m', not {auth!r}")
+
+    # ---- admin helpers (same implementation as the HTTP admin API) ------------------------------
+
+    def inject_fault(
+        self,
+        method: str,
+        path_regex: str,
+        status: int | None,
+        times: int = 1,
+        skip: int = 0,
+        error_code: str | None = None,
+        message: str | None = None,
+        headers: dict[str, str] | None = None,
+        delay_seconds: float = 0,
+    ) -> dict:
+        """Answer the next `times` requests matching method + path regex with `status`."""
+        return self.admin.inject_fault(
+            method, path_regex, status, times, skip, error_code, message, headers, delay_seconds
+        )
+
+    def clear_faults(self) -> None:
+        """Remove all fault rules."""
+        self.admin.clear_faults()
+
+    def set_run_behaviour(
+        self,
+        pending_seconds: float | None = None,
+        result: str | None = None,
+        times: int = 1,
+        message: str | None = None,
+    ) -> None:
+        """Force the next `times` runs: cold start and/or FAILED/INTERNAL_ERROR/CRASH/HANG."""
+        self.admin.set_run_behaviour(pending_seconds, result, times, message)
+
+    def set_cluster_start_seconds(self, seconds: float, serverless: float | None = None) -> None:
+        """Change the simulated cluster start delay for new clusters."""
+        self.admin.set_cluster_start_seconds(seconds, serverless)
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every current PAT and OAuth token."""
+        self.admin.revoke_tokens()
+
+    def register_tokens(
+        self,
+        pat: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        expires_in: float | None = None,
+    ) -> None:
+        """Accept another PAT and/or OAuth client."""
+        self.admin.register_tokens(pat, client_id, client_secret, expires_in)
+
+    def calls(self) -> list[dict]:
+        """The call log: method, path, query, status, duration_ms, JSON body (no credentials)."""
+        return self.admin.calls()
+
+    def clear_calls(self) -> None:
+        """Empty the call log."""
+        self.admin.clear_calls()
+
+    def runs(self) -> list[dict]:
+        """All runs as runs/get returns them, newest first."""
+        return self.admin.runs()
+
+    def get_run(self, run_id: int) -> dict:
+        """One run as runs/get returns it."""
+        return self.admin.get_run(run_id)
+
+    def add_cluster(self, cluster_id: str | None = None, **fields: Any) -> dict:
+        """Seed an existing all-purpose cluster (RUNNING unless `state` is given)."""
+        return self.admin.add_cluster(cluster_id, **fields)
+
+    def put_secret(self, scope: str, key: str, value: str) -> None:
+        """Store a secret, creating its scope when needed."""
+        self.admin.put_secret(scope, key, value)
+
+    def create_job(self, settings: dict) -> int:
+        """Create a job from JobSettings JSON; returns its job id."""
+        return self.admin.create_job(settings)

@@ -1,0 +1,92 @@
+"""`local-databricks` command: serve until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from .api import LocalDatabricks
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="local-databricks",
+        description="Offline stand-in for the Databricks REST API on 127.0.0.1.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="port to bind (0: a free one)")
+    parser.add_argument("--token", help="personal access token to accept (default: random)")
+    parser.add_argument("--client-id", help="OAuth M2M client id to accept (default: random)")
+    parser.add_argument("--client-secret", help="OAuth M2M client secret (default: random)")
+    parser.add_argument(
+        "--root", help="state directory (default: a temporary directory removed at exit)"
+    )
+    parser.add_argument(
+        "--cluster-start-seconds",
+        type=float,
+        default=0.0,
+        help="simulated cluster start delay (PENDING 'Waiting for cluster')",
+    )
+    parser.add_argument(
+        "--serverless-start-seconds",
+        type=float,
+        default=None,
+        help="start delay of serverless tasks (default: same as --cluster-start-seconds)",
+    )
+    parser.add_argument(
+        "--python", help="interpreter that runs tasks (default: the one running this server)"
+    )
+    parser.add_argument(
+        "--oauth-token-ttl-seconds", type=float, default=3600, help="lifetime of OAuth tokens"
+    )
+    parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the server, print its URL and credentials, and wait for a signal."""
+    args = build_parser().parse_args(argv)
+    server = LocalDatabricks(
+        root=args.root,
+        port=args.port,
+        token=args.token,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        cluster_start_seconds=args.cluster_start_seconds,
+        python=args.python,
+        oauth_token_ttl_seconds=args.oauth_token_ttl_seconds,
+        serverless_start_seconds=args.serverless_start_seconds,
+        verbose=args.verbose,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"local-databricks: cannot listen on 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    # First line: the URL. Then .env lines; DATABRICKS_AUTH_TYPE=pat keeps the SDK from
+    # refusing two configured auth methods (switch it to oauth-m2m to use the client).
+    print(server.url)
+    print(f"DATABRICKS_HOST={server.url}")
+    print(f"DATABRICKS_TOKEN={server.token}")
+    print(f"DATABRICKS_CLIENT_ID={server.client_id}")
+    print(f"DATABRICKS_CLIENT_SECRET={server.client_secret}")
+    print("DATABRICKS_AUTH_TYPE=pat", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

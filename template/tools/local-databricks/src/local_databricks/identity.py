@@ -1,0 +1,77 @@
+"""Unauthenticated discovery endpoints, the OAuth token endpoint and SCIM Me."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qsl
+
+from .auth import PAT_USER, AuthStore, OAuthError
+from .routing import Request, Response, Router
+from .util import WORKSPACE_ID
+
+
+class IdentityService:
+    """OIDC discovery, host metadata, client_credentials tokens and the current user."""
+
+    def __init__(self, auth: AuthStore, host: str) -> None:
+        self.auth = auth
+        self.host = host
+
+    def register(self, router: Router) -> None:
+        """Add the identity routes (the first three need no auth)."""
+        router.add("GET", r"/\.well-known/databricks-config", self.host_metadata, auth=False)
+        router.add(
+            "GET", r"/oidc/\.well-known/oauth-authorization-server", self.discovery, auth=False
+        )
+        router.add("POST", r"/oidc/v1/token", self.token, auth=False)
+        router.add("GET", r"/api/2\.0/preview/scim/v2/Me", self.me)
+
+    def host_metadata(self, req: Request) -> dict:
+        """GET /.well-known/databricks-config (used by newer SDKs)."""
+        return {"oidc_endpoint": f"{self.host}/oidc", "workspace_id": WORKSPACE_ID, "cloud": "AWS"}
+
+    def discovery(self, req: Request) -> dict:
+        """GET /oidc/.well-known/oauth-authorization-server."""
+        oidc = f"{self.host}/oidc"
+        return {
+            "issuer": oidc,
+            "authorization_endpoint": f"{oidc}/v1/authorize",
+            "token_endpoint": f"{oidc}/v1/token",
+            "jwks_uri": f"{oidc}/jwks.json",
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "response_types_supported": ["code"],
+            "scopes_supported": ["all-apis", "offline_access"],
+        }
+
+    def token(self, req: Request) -> Response:
+        """POST /oidc/v1/token: client_credentials with HTTP Basic (or form) client auth."""
+        form = dict(parse_qsl(req.body.decode("utf-8", errors="replace"), keep_blank_values=True))
+        try:
+            body = self.auth.issue_token(req.headers.get("Authorization"), form)
+        except OAuthError as exc:
+            return Response(exc.status, {"error": exc.error, "error_description": exc.description})
+        return Response(200, body, {"Cache-Control": "no-store"})
+
+    def me(self, req: Request) -> dict:
+        """GET SCIM Me (camelCase, as the SDK expects)."""
+        user = req.user
+        is_user = user == PAT_USER
+        user_id = str(int(hashlib.sha256(user.encode()).hexdigest()[:13], 16))
+        body = {
+            "id": user_id,
+            "userName": user,
+            "displayName": "Local User" if is_user else f"Service principal {user}",
+            "active": True,
+            "groups": [{"display": "users", "type": "direct", "value": "1000000000000001"}],
+            "schemas": [
+                "urn:ietf:params:scim:schemas:core:2.0:User",
+                "urn:ietf:params:scim:schemas:extension:workspace:2.0:User",
+            ],
+        }
+        if is_user:
+            body["emails"] = [{"value": user, "type": "work", "primary": True}]
+            body["name"] = {"givenName": "Local", "familyName": "User"}
+        else:
+            body["externalId"] = user
+        return body

@@ -1,0 +1,816 @@
+"""Run state machine: one supervisor thread per run, one worker thread per task process.
+
+Lifecycle of a task: BLOCKED (waiting for upstream tasks) -> PENDING (waiting for its cluster)
+-> RUNNING (process alive) -> TERMINATING -> TERMINATED with a result_state, or INTERNAL_ERROR
+when it could not start. Tasks skipped because of `run_if` end TERMINATED with result
+UPSTREAM_FAILED / UPSTREAM_CANCELED / EXCLUDED and termination code SKIPPED.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .clusters import ClusterStore
+from .executor import (
+    KILL_GRACE_SECONDS,
+    TaskProcess,
+    copy_if_changed,
+    start_process,
+    task_env,
+)
+from .faults import RunBehaviour
+from .paths import Storage
+from .secrets_api import SECRET_REF_RE, SecretStore
+from .util import WORKSPACE_ID, now_ms, prune
+
+TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
+FAILED_RESULTS = ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "CANCELED", "UPSTREAM_CANCELED")
+V2_STATES = {
+    "BLOCKED": "BLOCKED",
+    "PENDING": "PENDING",
+    "QUEUED": "QUEUED",
+    "RUNNING": "RUNNING",
+    "TERMINATING": "TERMINATING",
+    "TERMINATED": "TERMINATED",
+    "SKIPPED": "TERMINATED",
+    "INTERNAL_ERROR": "TERMINATED",
+}
+CRASH_AFTER_SECONDS = 0.5
+DRIVER_CRASH_MESSAGE = (
+    "The spark driver has stopped unexpectedly and is restarting. "
+    "Your notebook will be automatically reattached."
+)
+WORKLOAD_FAILED = "Workload failed, see run output for details."
+# Fields of a submitted task that runs/get echoes back (those RunTask knows).
+RUN_TASK_FIELDS = (
+    "task_key",
+    "description",
+    "depends_on",
+    "run_if",
+    "timeout_seconds",
+    "existing_cluster_id",
+    "new_cluster",
+    "job_cluster_key",
+    "environment_key",
+    "libraries",
+    "spark_python_task",
+    "notebook_task",
+    "python_wheel_task",
+    "email_notifications",
+    "notification_settings",
+    "webhook_notifications",
+    "disabled",
+)
+
+
+class TaskSetupError(Exception):
+    """A task cannot start; `internal` selects INTERNAL_ERROR instead of FAILED."""
+
+    def __init__(self, message: str, internal: bool = False, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.internal = internal
+        self.code = code
+
+
+@dataclass
+class ClusterSlot:
+    """The compute a group of tasks of one run shares (job cluster, new cluster, ...)."""
+
+    kind: str  # "job", "new", "existing" or "serverless"
+    cluster_id: str | None
+    spec: dict
+    ready_at: float
+    env: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    started: bool = False
+
+
+@dataclass
+class TaskRun:
+    """One task of a run, with its own run id."""
+
+    run_id: int
+    key: str
+    spec: dict
+    depends_on: list[str]
+    run_if: str
+    timeout_seconds: int
+    life: str = "BLOCKED"
+    result: str | None = None
+    message: str = ""
+    termination: tuple[str, str] | None = None
+    user_cancelled_or_timedout: bool = False
+    launched: bool = False
+    start_time: int = 0
+    running_since: int = 0
+    process_end: int = 0
+    end_time: int = 0
+    scheduled_mono: float = 0.0
+    slot: ClusterSlot | None = None
+    process: TaskProcess | None = None
+    output: dict = field(default_factory=dict)
+    workdir: Path | None = None
+
+
+@dataclass
+class Run:
+    """A submitted or run-now run and its tasks."""
+
+    run_id: int
+    job_id: int
+    number_in_job: int
+    run_name: str
+    run_type: str
+    creator: str
+    tasks: list[TaskRun]
+    timeout_seconds: int
+    behaviour: RunBehaviour
+    job_clusters: list[dict]
+    environments: list[dict]
+    job_parameters: list[dict] = field(default_factory=list)
+    overriding_parameters: dict = field(default_factory=dict)
+    trigger: str | None = None
+    start_time: int = field(default_factory=now_ms)
+    submitted_mono: float = field(default_factory=time.monotonic)
+    life: str = "PENDING"
+    result: str | None = None
+    message: str = ""
+    termination: tuple[str, str] | None = None
+    user_cancelled_or_timedout: bool = False
+    end_time: int = 0
+    stop_reason: str | None = None
+    stop_message: str = ""
+    slots: dict[tuple, ClusterSlot] = field(default_factory=dict)
+    thread: threading.Thread | None = None
+
+    def task(self, key: str) -> TaskRun:
+        """The task with `key`."""
+        return next(t for t in self.tasks if t.key == key)
+
+    def done(self) -> bool:
+        """True when the run reached a terminal state."""
+        return self.life in TERMINAL
+
+
+@dataclass
+class RunConfig:
+    """Settings of the execution engine (mutable at run time through the admin API)."""
+
+    python: str
+    cluster_start_seconds: float = 0.0
+    serverless_start_seconds: float | None = None
+    kill_grace_seconds: float = KILL_GRACE_SECONDS
+
+
+class RunManager:
+    """Owns every run; all state changes happen under one condition variable."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        storage: Storage,
+        clusters: ClusterStore,
+        secrets: SecretStore,
+        host: str,
+    ) -> None:
+        self.config = config
+        self.storage = storage
+        self.clusters = clusters
+        self.secrets = secrets
+        self.host = host
+        self.cond = threading.Condition(threading.RLock())
+        self.runs: dict[int, Run] = {}
+        self._task_index: dict[int, tuple[Run, TaskRun]] = {}
+        self._next_id = random.randrange(10**12, 10**13)
+
+    # ---- ids and lookup ------------------------------------------------------------------------
+
+    def new_id(self) -> int:
+        """A fresh run id (task run ids come from the same sequence)."""
+        with self.cond:
+            self._next_id += random.randrange(1, 50)
+            return self._next_id
+
+    def find(self, run_id: int) -> tuple[Run, TaskRun | None] | None:
+        """(run, None) for a parent run id, (run, task) for a task run id, else None."""
+        with self.cond:
+            run = self.runs.get(run_id)
+            if run is not None:
+                return run, None
+            found = self._task_index.get(run_id)
+            return (found[0], found[1]) if found else None
+
+    def all_runs(self) -> list[Run]:
+        """Runs, newest first."""
+        with self.cond:
+            return sorted(self.runs.values(), key=lambda r: (r.start_time, r.run_id), reverse=True)
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    def start(self, run: Run) -> None:
+        """Register `run` and start its supervisor thread."""
+        with self.cond:
+            self.runs[run.run_id] = run
+            for task in run.tasks:
+                self._task_index[task.run_id] = (run, task)
+        run.thread = threading.Thread(
+            target=self._supervise, args=(run,), name=f"ld-run-{run.run_id}", daemon=True
+        )
+        run.thread.start()
+
+    def cancel(self, run: Run, reason: str = "CANCELED", message: str = "") -> None:
+        """Ask a run to stop; workers kill their process trees (TERMINATING, then TERMINATED)."""
+        with self.cond:
+            if run.done() or run.stop_reason is not None:
+                return
+            run.stop_reason = reason
+            run.stop_message = message
+            run.life = "TERMINATING"
+            self.cond.notify_all()
+
+    def delete(self, run: Run) -> None:
+        """Forget a finished run and its task runs."""
+        with self.cond:
+            self.runs.pop(run.run_id, None)
+            for task in run.tasks:
+                self._task_index.pop(task.run_id, None)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel every active run and wait for its processes to be gone."""
+        with self.cond:
+            active = [r for r in self.runs.values() if not r.done()]
+        for run in active:
+            self.cancel(run, "CANCELED", "Run cancelled: local-databricks is shutting down.")
+        deadline = time.monotonic() + timeout
+        for run in active:
+            if run.thread is not None:
+                run.thread.join(max(0.0, deadline - time.monotonic()))
+
+    def clear(self) -> None:
+        """Shut down and forget all runs."""
+        self.shutdown()
+        with self.cond:
+            self.runs.clear()
+            self._task_index.clear()
+
+    # ---- supervisor ----------------------------------------------------------------------------
+
+    def _supervise(self, run: Run) -> None:
+        try:
+            self._schedule_loop(run)
+        except Exception as exc:  # a bug must not leave a run hanging forever
+            with self.cond:
+                for task in run.tasks:
+                    if task.life not in TERMINAL:
+                        self._finish(
+                            task,
+                            "INTERNAL_ERROR",
+                            "FAILED",
+                            f"local-databricks internal error: {exc!r}",
+                            ("INTERNAL_ERROR", "INTERNAL_ERROR"),
+                        )
+        finally:
+            for task in run.tasks:
+                if task.process is not None and task.process.poll() is None:
+                    task.process.kill_tree(0)
+            self._finalize(run)
+
+    def _schedule_loop(self, run: Run) -> None:
+        workers: list[threading.Thread] = []
+        while True:
+            with self.cond:
+                if (
+                    run.stop_reason is None
+                    and run.timeout_seconds
+                    and time.monotonic() >= run.submitted_mono + run.timeout_seconds
+                ):
+                    run.stop_reason = "TIMEDOUT"
+                    run.stop_message = f"Run timed out after {run.timeout_seconds} seconds."
+                    run.life = "TERMINATING"
+                for task in run.tasks:
+                    if task.launched or task.life in TERMINAL:
+                        continue
+                    if run.stop_reason is not None:
+                        self._finish_stopped(run, task)
+                        continue
+                    deps = [run.task(k) for k in task.depends_on]
+                    if any(d.life not in TERMINAL for d in deps):
+                        continue
+                    decision = _run_if_decision(task.run_if, [d.result for d in deps])
+                    if decision is None:
+                        task.launched = True
+                        task.life = "PENDING"
+                        task.message = "Waiting for cluster"
+                        task.start_time = now_ms()
+                        task.scheduled_mono = time.monotonic()
+                        worker = threading.Thread(
+                            target=self._task_main,
+                            args=(run, task),
+                            name=f"ld-task-{task.run_id}",
+                            daemon=True,
+                        )
+                        workers.append(worker)
+                        worker.start()
+                    else:
+                        message = {
+                            "UPSTREAM_FAILED": "Upstream task(s) failed.",
+                            "UPSTREAM_CANCELED": "Upstream task(s) were canceled.",
+                            "EXCLUDED": f"Task was excluded: run_if {task.run_if} was not met.",
+                        }[decision]
+                        task.start_time = task.start_time or now_ms()
+                        self._finish(task, "TERMINATED", decision, message, ("SKIPPED", "SUCCESS"))
+                if all(t.life in TERMINAL for t in run.tasks):
+                    break
+                if run.stop_reason is None:
+                    self._update_parent_state(run)
+                wait = 0.25
+                if run.timeout_seconds and run.stop_reason is None:
+                    left = run.submitted_mono + run.timeout_seconds - time.monotonic()
+                    wait = max(0.01, min(wait, left))
+                self.cond.wait(wait)
+        for worker in workers:
+            worker.join(5)
+
+    def _update_parent_state(self, run: Run) -> None:
+        if any(t.life in ("RUNNING", "TERMINATING") for t in run.tasks):
+            run.life, run.message = "RUNNING", "In run"
+        elif any(t.life == "PENDING" for t in run.tasks):
+            running_before = run.life == "RUNNING"
+            run.life = "RUNNING" if running_before else "PENDING"
+            run.message = "In run" if running_before else "Waiting for cluster"
+
+    def _finish_stopped(self, run: Run, task: TaskRun) -> None:
+        result = "TIMEDOUT" if run.stop_reason == "TIMEDOUT" else "CANCELED"
+        task.start_time = task.start_time or now_ms()
+        task.user_cancelled_or_timedout = True
+        code = _stop_code(result)
+        self._finish(task, "TERMINATED", result, run.stop_message or "Run cancelled.", code)
+
+    def _finish(
+        self,
+        task: TaskRun,
+        life: str,
+        result: str | None,
+        message: str,
+        termination: tuple[str, str],
+    ) -> None:
+        with self.cond:
+            task.life = life
+            task.result = result
+            task.message = message
+            task.termination = termination
+            task.end_time = now_ms()
+            self.cond.notify_all()
+
+    def _finalize(self, run: Run) -> None:
+        with self.cond:
+            if run.life not in TERMINAL:
+                run.life = "TERMINATING"
+            for slot in run.slots.values():
+                if slot.cluster_id and slot.kind in ("job", "new"):
+                    self.clusters.set_state(slot.cluster_id, "TERMINATED", "Job finished")
+            self._set_run_result(run)
+            run.end_time = now_ms()
+            self.cond.notify_all()
+
+    def _set_run_result(self, run: Run) -> None:
+        dependents = {k for t in run.tasks for k in t.depends_on}
+        leaves = [t for t in run.tasks if t.key not in dependents]
+        failed = [t for t in run.tasks if t.result in FAILED_RESULTS or t.life == "INTERNAL_ERROR"]
+        internal = [t for t in run.tasks if t.life == "INTERNAL_ERROR"]
+        failed_leaves = [t for t in leaves if t in failed]
+        run.life = "TERMINATED"
+        if run.stop_reason == "CANCELED":
+            run.result = "CANCELED"
+            run.message = run.stop_message or "Run cancelled."
+            run.termination = ("USER_CANCELED", "SUCCESS")
+            run.user_cancelled_or_timedout = True
+        elif run.stop_reason == "TIMEDOUT" or (
+            failed_leaves and all(t.result == "TIMEDOUT" for t in failed_leaves)
+        ):
+            run.result = "TIMEDOUT"
+            run.message = run.stop_message or next(
+                t.message for t in failed_leaves if t.result == "TIMEDOUT"
+            )
+            run.termination = ("RUN_EXECUTION_ERROR", "CLIENT_ERROR")
+            run.user_cancelled_or_timedout = True
+        elif internal:
+            run.life = "INTERNAL_ERROR"
+            run.result = "FAILED"
+            run.message = internal[0].message
+            run.termination = internal[0].termination or ("INTERNAL_ERROR", "INTERNAL_ERROR")
+        elif failed_leaves:
+            skipped = ("UPSTREAM_FAILED", "UPSTREAM_CANCELED")
+            first = next(t for t in failed if t.result not in skipped)
+            run.result = "FAILED"
+            run.message = f"Task {first.key} failed with message: {first.message}"
+            if any(t.result == "UPSTREAM_FAILED" for t in run.tasks):
+                run.message += " This caused all downstream tasks to get skipped."
+            run.termination = first.termination or ("RUN_EXECUTION_ERROR", "CLIENT_ERROR")
+        elif failed:
+            run.result = "SUCCESS_WITH_FAILURES"
+            run.message = ""
+            run.termination = ("SUCCESS_WITH_FAILURES", "SUCCESS")
+        else:
+            run.result = "SUCCESS"
+            run.message = ""
+            run.termination = ("SUCCESS", "SUCCESS")
+
+    # ---- task worker ---------------------------------------------------------------------------
+
+    def _task_main(self, run: Run, task: TaskRun) -> None:
+        try:
+            self._execute(run, task)
+        except TaskSetupError as exc:
+            if exc.internal:
+                code = (exc.code or "INTERNAL_ERROR", "INTERNAL_ERROR")
+                self._finish(task, "INTERNAL_ERROR", "FAILED", exc.message, code)
+            else:
+                code = (exc.code or "RUN_EXECUTION_ERROR", "CLIENT_ERROR")
+                task.output.setdefault("error", exc.message)
+                self._finish(task, "TERMINATED", "FAILED", exc.message, code)
+        except Exception as exc:
+            self._finish(
+                task,
+                "INTERNAL_ERROR",
+                "FAILED",
+                f"local-databricks internal error: {exc!r}",
+                ("INTERNAL_ERROR", "INTERNAL_ERROR"),
+            )
+
+    def _stop_reason(self, run: Run, task: TaskRun) -> tuple[str, str] | None:
+        if run.stop_reason is not None:
+            return run.stop_reason, run.stop_message or "Run cancelled."
+        if task.timeout_seconds and time.monotonic() >= task.scheduled_mono + task.timeout_seconds:
+            return "TIMEDOUT", f"Task {task.key} timed out after {task.timeout_seconds} seconds."
+        return None
+
+    def _end_stopped(self, task: TaskRun, stop: tuple[str, str]) -> None:
+        reason, message = stop
+        task.user_cancelled_or_timedout = True
+        code = _stop_code(reason)
+        self._finish(task, "TERMINATED", reason, message, code)
+
+    def _execute(self, run: Run, task: TaskRun) -> None:
+        from .tasks import prepare_command  # local import keeps module dependencies one-way
+
+        with self.cond:
+            slot = self._slot_for(run, task)
+            task.slot = slot
+        while True:
+            stop = self._stop_reason(run, task)
+            if stop is not None:
+                self._end_stopped(task, stop)
+                return
+            left = slot.ready_at - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(0.05, left))
+        with self.cond:
+            if slot.cluster_id and not slot.started and slot.error is None:
+                self.clusters.set_state(slot.cluster_id, "RUNNING")
+            slot.started = True
+        if slot.error is not None:
+            raise TaskSetupError(slot.error, internal=True, code="CLUSTER_ERROR")
+        behaviour = run.behaviour
+        if behaviour.result == "INTERNAL_ERROR":
+            raise TaskSetupError(
+                behaviour.message or "local-databricks: injected INTERNAL_ERROR.", internal=True
+            )
+        if behaviour.result == "FAILED":
+            raise TaskSetupError(behaviour.message or WORKLOAD_FAILED)
+
+        workdir = self.storage.runs / str(run.run_id) / task.key
+        task.workdir = workdir
+        command = prepare_command(self, run, task, workdir)
+        env = task_env(
+            self.storage,
+            slot.env,
+            _spark_conf(slot),
+            self.storage.spark / f"{run.run_id}-{task.key}",
+            command.env,
+        )
+        process = start_process(command.argv, env, workdir / "driver", workdir / "logs")
+        with self.cond:
+            task.process = process
+            task.life = "RUNNING"
+            task.message = "In run"
+            task.running_since = now_ms()
+            self._update_parent_state(run)
+            self.cond.notify_all()
+        self._watch(run, task, process, behaviour)
+
+    def _watch(self, run: Run, task: TaskRun, process: TaskProcess, behaviour) -> None:
+        from .tasks import collect_output
+
+        log_target = _log_target(self.storage, task.slot)
+        seen: dict[Path, int] = {}
+        crash_at = time.monotonic() + CRASH_AFTER_SECONDS if behaviour.result == "CRASH" else None
+        stop = None
+        crashed = False
+        exit_code = None
+        while True:
+            code = process.wait(0.1)
+            if log_target is not None:
+                copy_if_changed(process.stdout_path, log_target / "stdout", seen)
+                copy_if_changed(process.stderr_path, log_target / "stderr", seen)
+            if code is not None and behaviour.result != "HANG":
+                exit_code = code
+                break
+            if code is not None:
+                time.sleep(0.1)  # HANG: the process is gone but the task keeps running
+            stop = self._stop_reason(run, task)
+            if stop is not None:
+                with self.cond:
+                    task.life = "TERMINATING"
+                process.kill_tree(self.config.kill_grace_seconds)
+                break
+            if crash_at is not None and time.monotonic() >= crash_at:
+                process.kill_tree(0)
+                crashed = True
+                break
+        with self.cond:
+            task.life = "TERMINATING"
+            task.process_end = now_ms()
+        if log_target is not None:
+            copy_if_changed(process.stdout_path, log_target / "stdout", seen)
+            copy_if_changed(process.stderr_path, log_target / "stderr", seen)
+        task.output = collect_output(task, process)
+        if stop is not None:
+            self._end_stopped(task, stop)
+        elif crashed:
+            message = behaviour.message or DRIVER_CRASH_MESSAGE
+            task.output["error"] = message
+            self._finish(task, "TERMINATED", "FAILED", message, ("DRIVER_ERROR", "INTERNAL_ERROR"))
+        elif exit_code == 0:
+            self._finish(task, "TERMINATED", "SUCCESS", "", ("SUCCESS", "SUCCESS"))
+        else:
+            if not task.output.get("error"):
+                task.output["error"] = f"Process exited with code {exit_code}."
+            code = ("RUN_EXECUTION_ERROR", "CLIENT_ERROR")
+            self._finish(task, "TERMINATED", "FAILED", WORKLOAD_FAILED, code)
+
+    def _slot_for(self, run: Run, task: TaskRun) -> ClusterSlot:
+        spec = task.spec
+        start = self.config.cluster_start_seconds
+        if run.behaviour.pending_seconds is not None:
+            start = run.behaviour.pending_seconds
+        if spec.get("existing_cluster_id"):
+            key: tuple = ("existing", spec["existing_cluster_id"])
+        elif spec.get("job_cluster_key"):
+            key = ("job", spec["job_cluster_key"])
+        elif spec.get("new_cluster"):
+            key = ("new", task.key)
+        else:
+            key = ("serverless", spec.get("environment_key") or "")
+        if key in run.slots:
+            return run.slots[key]
+        now = time.monotonic()
+        if key[0] == "existing":
+            details = self.clusters.get_details(key[1])
+            if details is None:
+                slot = ClusterSlot("existing", None, {}, now)
+                slot.error = f"Cluster {key[1]} does not exist"
+            else:
+                delay = 0.0 if details.get("state") == "RUNNING" else start
+                slot = ClusterSlot("existing", key[1], details, now + delay)
+        elif key[0] == "serverless":
+            serverless = self.config.serverless_start_seconds
+            if run.behaviour.pending_seconds is None and serverless is not None:
+                start = serverless
+            slot = ClusterSlot("serverless", None, {}, now + start)
+        else:
+            cluster_spec = (
+                _job_cluster_spec(run, key[1]) if key[0] == "job" else spec["new_cluster"]
+            )
+            cluster_id = self.clusters.add_job_cluster(
+                cluster_spec, run.run_name, run.run_id, run.creator
+            )
+            details = self.clusters.get_details(cluster_id) or {}
+            slot = ClusterSlot(key[0], cluster_id, details, now + start)
+        if slot.error is None:
+            slot.env, slot.error = self._resolve_env(slot.spec.get("spark_env_vars") or {})
+            if slot.error and slot.cluster_id:
+                self.clusters.set_state(slot.cluster_id, "TERMINATED", slot.error)
+        run.slots[key] = slot
+        return slot
+
+    def _resolve_env(self, env: dict) -> tuple[dict[str, str], str | None]:
+        resolved: dict[str, str] = {}
+        for name, value in env.items():
+            text = str(value)
+            for scope, key in SECRET_REF_RE.findall(text):
+                secret = self.secrets.resolve(scope, key)
+                if secret is None:
+                    return {}, (
+                        f"Failed to resolve secret reference in spark_env_vars.{name}: "
+                        f"Secret does not exist with scope: {scope} and key: {key}"
+                    )
+            resolved[str(name)] = SECRET_REF_RE.sub(
+                lambda m: self.secrets.resolve(m.group(1), m.group(2)) or "", text
+            )
+        return resolved, None
+
+    # ---- rendering -----------------------------------------------------------------------------
+
+    def page_url(self, run: Run, run_id: int) -> str:
+        """The run page URL of the real UI, pointing at this server."""
+        return f"{self.host}/?o={WORKSPACE_ID}#job/{run.job_id}/run/{run_id}"
+
+    def render(self, run: Run, include_tasks: bool = True) -> dict:
+        """A run as runs/get returns it."""
+        with self.cond:
+            end = run.end_time if run.done() else 0
+            body = {
+                "job_id": run.job_id,
+                "run_id": run.run_id,
+                "number_in_job": run.number_in_job,
+                "original_attempt_run_id": run.run_id,
+                "creator_user_name": run.creator,
+                "run_name": run.run_name,
+                "run_type": run.run_type,
+                "run_page_url": self.page_url(run, run.run_id),
+                "start_time": run.start_time,
+                "setup_duration": 0,
+                "execution_duration": 0,
+                "cleanup_duration": 0,
+                "end_time": end,
+                "run_duration": (end or now_ms()) - run.start_time,
+                "attempt_number": 0,
+                "state": _state(run.life, run.result, run.message, run.user_cancelled_or_timedout),
+                "status": _status(run.life, run.termination, run.message),
+                "job_clusters": copy.deepcopy(run.job_clusters),
+                "job_parameters": copy.deepcopy(run.job_parameters),
+                "overriding_parameters": copy.deepcopy(run.overriding_parameters),
+                "trigger": run.trigger,
+            }
+            if include_tasks:
+                body["tasks"] = [self.render_task(run, t) for t in run.tasks]
+                body["has_more"] = False
+            if len(run.tasks) == 1 and run.tasks[0].slot and run.tasks[0].slot.cluster_id:
+                body["cluster_instance"] = _cluster_instance(run.tasks[0])
+            return prune(body)
+
+    def render_task(self, run: Run, task: TaskRun) -> dict:
+        """One entry of `tasks` in runs/get."""
+        with self.cond:
+            body = {k: copy.deepcopy(task.spec[k]) for k in RUN_TASK_FIELDS if k in task.spec}
+            body.update(
+                {
+                    "run_id": task.run_id,
+                    "run_if": task.run_if,
+                    "attempt_number": 0,
+                    "start_time": task.start_time,
+                    "end_time": task.end_time if task.life in TERMINAL else 0,
+                    "run_page_url": self.page_url(run, task.run_id),
+                    "state": _state(
+                        task.life, task.result, task.message, task.user_cancelled_or_timedout
+                    ),
+                    "status": _status(task.life, task.termination, task.message),
+                }
+            )
+            body.update(_durations(task))
+            if task.slot is not None and task.slot.cluster_id and task.life != "BLOCKED":
+                body["cluster_instance"] = _cluster_instance(task)
+            return prune(body)
+
+    def render_task_run(self, run: Run, task: TaskRun) -> dict:
+        """runs/get for a task run id: a Run-shaped view of that one task."""
+        body = self.render(run, include_tasks=False)
+        task_json = self.render_task(run, task)
+        body.update(
+            {
+                "run_id": task.run_id,
+                "original_attempt_run_id": task.run_id,
+                "run_page_url": task_json["run_page_url"],
+                "start_time": task.start_time,
+                "end_time": task_json.get("end_time", 0),
+                "state": task_json["state"],
+                "status": task_json["status"],
+                "tasks": [task_json],
+                "has_more": False,
+            }
+        )
+        body.update(_durations(task))
+        if "cluster_instance" in task_json:
+            body["cluster_instance"] = task_json["cluster_instance"]
+        else:
+            body.pop("cluster_instance", None)
+        return prune(body)
+
+
+def _stop_code(reason: str) -> tuple[str, str]:
+    if reason == "CANCELED":
+        return ("USER_CANCELED", "SUCCESS")
+    return ("RUN_EXECUTION_ERROR", "CLIENT_ERROR")
+
+
+def _durations(task: TaskRun) -> dict:
+    end = task.end_time if task.life in TERMINAL else 0
+    setup = (task.running_since or end or now_ms()) - task.start_time if task.start_time else 0
+    execution = 0
+    if task.running_since:
+        execution = (task.process_end or end or now_ms()) - task.running_since
+    cleanup = end - task.process_end if (end and task.process_end) else 0
+    return {
+        "setup_duration": max(0, setup),
+        "execution_duration": max(0, execution),
+        "cleanup_duration": max(0, cleanup),
+        "run_duration": max(0, (end or now_ms()) - task.start_time) if task.start_time else 0,
+    }
+
+
+def _cluster_instance(task: TaskRun) -> dict:
+    assert task.slot is not None
+    return {
+        "cluster_id": task.slot.cluster_id,
+        "spark_context_id": str(task.slot.spec.get("spark_context_id", "")),
+    }
+
+
+def _state(life: str, result: str | None, message: str, cancelled: bool) -> dict:
+    state = {
+        "life_cycle_state": life,
+        "state_message": message,
+        "user_cancelled_or_timedout": cancelled,
+    }
+    if result is not None and life in TERMINAL:
+        state["result_state"] = result
+    return state
+
+
+def _status(life: str, termination: tuple[str, str] | None, message: str) -> dict:
+    status: dict = {"state": V2_STATES.get(life, life)}
+    if life in TERMINAL and termination is not None:
+        status["termination_details"] = {
+            "code": termination[0],
+            "type": termination[1],
+            "message": message,
+        }
+    return status
+
+
+def _run_if_decision(run_if: str, results: list[str | None]) -> str | None:
+    """None when the task should run, else the result_state it ends with."""
+    if not results:
+        return None
+    failed = sum(1 for r in results if r in ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED"))
+    canceled = sum(1 for r in results if r in ("CANCELED", "UPSTREAM_CANCELED"))
+    succeeded = sum(1 for r in results if r in ("SUCCESS", "SUCCESS_WITH_FAILURES"))
+    excluded = len(results) - failed - canceled - succeeded
+    upstream = "UPSTREAM_FAILED" if failed else "UPSTREAM_CANCELED"
+    if run_if == "ALL_DONE":
+        return None
+    if run_if == "ALL_SUCCESS":
+        if failed or canceled:
+            return upstream
+        return "EXCLUDED" if excluded else None
+    if run_if == "AT_LEAST_ONE_SUCCESS":
+        if succeeded:
+            return None
+        return upstream if (failed or canceled) else "EXCLUDED"
+    if run_if == "NONE_FAILED":
+        if failed or canceled:
+            return upstream
+        return None if succeeded else "EXCLUDED"
+    if run_if == "AT_LEAST_ONE_FAILED":
+        return None if failed else "EXCLUDED"
+    if run_if == "ALL_FAILED":
+        return None if failed == len(results) else "EXCLUDED"
+    return None
+
+
+def _job_cluster_spec(run: Run, key: str) -> dict:
+    for cluster in run.job_clusters:
+        if cluster.get("job_cluster_key") == key:
+            return cluster.get("new_cluster") or {}
+    return {}
+
+
+def _spark_conf(slot: ClusterSlot) -> dict[str, str]:
+    """The clusterUsageTags conf the Pipes DBFS writer reads from the driver's SparkSession."""
+    conf = {str(k): str(v) for k, v in (slot.spec.get("spark_conf") or {}).items() if v is not None}
+    if slot.cluster_id:
+        conf["spark.databricks.clusterUsageTags.clusterId"] = slot.cluster_id
+        conf["spark.databricks.clusterUsageTags.clusterName"] = slot.spec.get("cluster_name", "")
+    destination = ((slot.spec.get("cluster_log_conf") or {}).get("dbfs") or {}).get("destination")
+    if destination:
+        conf["spark.databricks.clusterUsageTags.clusterLogDeliveryEnabled"] = "true"
+        conf["spark.databricks.clusterUsageTags.clusterLogDestination"] = destination
+    return conf
+
+
+def _log_target(storage: Storage, slot: ClusterSlot | None) -> Path | None:
+    if slot is None or not slot.cluster_id:
+        return None
+    destination = ((slot.spec.get("cluster_log_conf") or {}).get("dbfs") or {}).get("destination")
+    if not destination:
+        return None
+    _, local = storage.dbfs_local(destination)
+    return local / slot.cluster_id / "driver"

@@ -1,0 +1,5 @@
+"""Stub pyspark.sql (local-databricks): only SparkSession."""
+
+from .session import SparkSession
+
+__all__ = ["SparkSession"]
