@@ -22,7 +22,7 @@ LOCAL_DATABRICKS = ROOT / "template" / "tools" / "local-databricks"
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "min_copier"]
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 
 
@@ -71,30 +71,51 @@ def min_copier(session: nox.Session) -> None:
     """Render, validate and update with the oldest Copier that copier.yml allows."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "min-copier"), ruff())
     session.run(
-        "pytest", "-n", workers(session), "-m", "not toolchain",
-        "tests/test_render_static.py", "tests/test_validators.py", "tests/test_update.py",
+        "pytest",
+        "-n",
+        workers(session),
+        "-m",
+        "not toolchain",
+        "tests/test_render_static.py",
+        "tests/test_validators.py",
+        "tests/test_update.py",
         *session.posargs,
     )
 
 
 @nox.session(python="3.11")
 def demo(session: nox.Session) -> None:
-    """Render the template with its defaults into DIR (default ./demo-project) and verify it."""
+    """Render the defaults into DIR (default ./demo-project), verify it, then materialize every
+    example asset through local Databricks and print their metadata and the API calls made."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
     target = Path(session.posargs[0] if session.posargs else ROOT / "demo-project").resolve()
     if target.exists():
         shutil.rmtree(target)
     session.run(
-        "copier", "copy", "--skip-tasks", "--defaults", "--quiet",
-        "--data", "project_name=Demo Project", str(ROOT), str(target),
+        "copier",
+        "copy",
+        "--skip-tasks",
+        "--defaults",
+        "--quiet",
+        "--data",
+        "project_name=Demo Project",
+        str(ROOT),
+        str(target),
     )
+    # The project's own environment, not this session's.
+    project_env = {"VIRTUAL_ENV": None, "UV_PROJECT_ENVIRONMENT": None}
     with session.chdir(target):
-        # The project's own environment, not this session's.
+        session.run("python", "scripts/verify.py", external=True, env=project_env)
         session.run(
-            "python", "scripts/verify.py", external=True,
-            env={"VIRTUAL_ENV": None, "UV_PROJECT_ENVIRONMENT": None},
+            "uv",
+            "run",
+            "--no-sync",
+            "python",
+            "scripts/run_local.py",
+            external=True,
+            env=project_env,
         )
-    session.log(f"Rendered and verified: {target}")
+    session.log(f"Rendered, verified and materialized through local Databricks: {target}")
 
 
 @nox.session(python="3.11")

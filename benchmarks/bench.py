@@ -6,11 +6,15 @@ Figures:
   tagged git repository (target: at most 1.3x).
 - load: importing and building the generated definitions vs ``import dagster`` (and whether
   pyspark, dagster_databricks or databricks.sdk were imported: they must not be).
+- local Databricks (benchmarks/in_project.py, in the generated project): server start vs a bare
+  HTTP server and a Python spawn (target: under 1 s); a trivial Pipes run end to end vs the
+  same script through Dagster's PipesSubprocessClient (target: under 3 s); API calls per run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import subprocess
@@ -22,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from pythons import find_python  # noqa: E402
-from rendering import git, project_env, snapshot_template  # noqa: E402
+from pythons import find_python
+from rendering import git, project_env, snapshot_template
 
 
 def median_seconds(action: Callable[[], object], repeat: int) -> float:
@@ -41,9 +45,21 @@ def copier_cli(template: Path, dst: Path) -> None:
     """Render ``template`` into a fresh ``dst`` with the Copier CLI, tasks skipped."""
     shutil.rmtree(dst, ignore_errors=True)
     subprocess.run(
-        [sys.executable, "-m", "copier", "copy", "--quiet", "--skip-tasks", "--defaults",
-         "--data", "project_name=Bench", str(template), str(dst)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--quiet",
+            "--skip-tasks",
+            "--defaults",
+            "--data",
+            "project_name=Bench",
+            str(template),
+            str(dst),
+        ],
+        check=True,
+        capture_output=True,
     )
 
 
@@ -68,14 +84,35 @@ def bench_render(work: Path, repeat: int) -> tuple[float, float]:
     return full_s, base_s
 
 
-def bench_load(work: Path, repeat: int) -> tuple[float, float, str]:
-    """Seconds to load the generated definitions, to import dagster, and heavy modules seen."""
+def project_python(work: Path) -> tuple[Path, dict[str, str]]:
+    """The rendered defaults project (synced) and the environment to run commands in it."""
     project = work / "out-full"
     python = find_python("3.12")
     if python is None:
         raise SystemExit("bench: Python 3.12 (the default python_version) is not installed")
     env = project_env(python)
     subprocess.run(["uv", "sync", "--quiet"], cwd=project, env=env, check=True)
+    return project, env
+
+
+def bench_local_databricks(work: Path, repeat: int) -> dict:
+    """Figures of benchmarks/in_project.py, run with the generated project's interpreter."""
+    project, env = project_python(work)
+    script = Path(__file__).with_name("in_project.py")
+    result = subprocess.run(
+        [str(project / ".venv" / "bin" / "python"), str(script)],
+        cwd=project,
+        check=True,
+        env={**env, "BENCH_PACKAGE": "bench", "BENCH_REPEAT": str(repeat)},
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def bench_load(work: Path, repeat: int) -> tuple[float, float, str]:
+    """Seconds to load the generated definitions, to import dagster, and heavy modules seen."""
+    project, env = project_python(work)
     venv_python = str(project / ".venv" / "bin" / "python")
     load = (
         "import sys; from bench.definitions import defs; defs(); "
@@ -85,8 +122,12 @@ def bench_load(work: Path, repeat: int) -> tuple[float, float, str]:
 
     def run(code: str) -> str:
         return subprocess.run(
-            [venv_python, "-c", code], cwd=project, env=env, check=True,
-            capture_output=True, text=True,
+            [venv_python, "-c", code],
+            cwd=project,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
 
     heavy = run(load)
@@ -104,13 +145,37 @@ def main() -> None:
         work = Path(tmp)
         full_s, base_s = bench_render(work, args.repeat)
         load_s, dagster_s, heavy = bench_load(work, args.repeat)
+        local = bench_local_databricks(work, args.repeat)
     print(f"\nbenchmarks (median of {args.repeat} runs, after a warm-up)")
     print(f"{'figure':<44}{'measured':>10}{'baseline':>10}{'ratio':>8}")
-    print(f"{'render: full template vs one-file template':<44}"
-          f"{full_s:>9.2f}s{base_s:>9.2f}s{full_s / base_s:>7.2f}x   (target <= 1.3x)")
-    print(f"{'load: generated definitions vs import dagster':<44}"
-          f"{load_s:>9.2f}s{dagster_s:>9.2f}s{load_s / dagster_s:>7.2f}x")
+    print(
+        f"{'render: full template vs one-file template':<44}"
+        f"{full_s:>9.2f}s{base_s:>9.2f}s{full_s / base_s:>7.2f}x   (target <= 1.3x)"
+    )
+    print(
+        f"{'load: generated definitions vs import dagster':<44}"
+        f"{load_s:>9.2f}s{dagster_s:>9.2f}s{load_s / dagster_s:>7.2f}x"
+    )
     print(f"heavy modules imported while loading definitions: {heavy}")
+    print(
+        f"{'local Databricks start (API) vs bare HTTP server':<44}"
+        f"{local['api_start_s']:>9.3f}s{local['bare_server_s']:>9.3f}s"
+        f"{local['api_start_s'] / local['bare_server_s']:>7.1f}x   (target < 1 s)"
+    )
+    print(
+        f"{'local Databricks start (CLI) vs python spawn':<44}"
+        f"{local['cli_start_s']:>9.3f}s{local['python_spawn_s']:>9.3f}s"
+        f"{local['cli_start_s'] / local['python_spawn_s']:>7.1f}x   (target < 1 s)"
+    )
+    print(
+        f"{'trivial Pipes run: local Databricks vs subprocess':<44}"
+        f"{local['trivial_run_s']:>9.2f}s{local['subprocess_run_s']:>9.2f}s"
+        f"{local['trivial_run_s'] / local['subprocess_run_s']:>7.2f}x   (target < 3 s)"
+    )
+    calls = local["calls"]
+    print(f"API calls of one trivial run: {sum(calls.values())}")
+    for route, count in calls.items():
+        print(f"  {count:>4}  {route}")
 
 
 if __name__ == "__main__":

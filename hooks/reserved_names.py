@@ -20,7 +20,15 @@ from pathlib import Path
 OUTPUT = Path(__file__).with_name("reserved_names.yml")
 
 # Names a code location imports next to its own package.
-PROJECT_NAMES = ("dagster", "dagster_pipes", "dagster_databricks", "databricks", "pyspark", "test", "tests")
+PROJECT_NAMES = (
+    "dagster",
+    "dagster_pipes",
+    "dagster_databricks",
+    "databricks",
+    "pyspark",
+    "test",
+    "tests",
+)
 
 
 def stdlib_names(interpreter: str) -> set[str]:
@@ -46,7 +54,12 @@ def render(stdlib: set[str]) -> str:
         ("reserved_packages", list(PROJECT_NAMES)),
         ("stdlib_modules", sorted(stdlib)),
     ):
-        lines += [f"{name}:", "  type: str", "  when: false", f"  default: {json.dumps(' '.join(names))}"]
+        lines += [
+            f"{name}:",
+            "  type: str",
+            "  when: false",
+            f"  default: {json.dumps(' '.join(names))}",
+        ]
     return "\n".join(lines) + "\n"
 
 

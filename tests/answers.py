@@ -59,7 +59,9 @@ def choice_values() -> dict[str, list[Any]]:
 
 def is_valid(answers: dict[str, Any]) -> bool:
     """The cross-question rule of copier.yml: Azure service principals need Azure."""
-    return not (answers.get("auth_method") == "azure-client-secret" and answers.get("cloud") != "azure")
+    return not (
+        answers.get("auth_method") == "azure-client-secret" and answers.get("cloud") != "azure"
+    )
 
 
 def pairwise_matrix() -> list[dict[str, Any]]:
@@ -81,7 +83,8 @@ def pairwise_matrix() -> list[dict[str, Any]]:
             if not is_valid(case):
                 continue
             gain = sum(
-                1 for a, b in itertools.combinations(names, 2)
+                1
+                for a, b in itertools.combinations(names, 2)
                 if (a, case[a], b, case[b]) in uncovered
             )
             if gain > best_gain:

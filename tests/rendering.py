@@ -12,6 +12,8 @@ import copier
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDENTIAL_PREFIXES = ("DATABRICKS_", "ARM_")
+
+
 def git(cwd: Path, *args: str) -> str:
     """Run git quietly in ``cwd`` and return its stdout."""
     env = {
@@ -47,9 +49,7 @@ def snapshot_template(dst: Path, tag: str) -> Path:
     return dst
 
 
-def render(
-    template: Path, dst: Path, data: dict[str, Any] | None = None, **kwargs: Any
-) -> Path:
+def render(template: Path, dst: Path, data: dict[str, Any] | None = None, **kwargs: Any) -> Path:
     """Render ``template`` into ``dst`` with ``data`` (defaults for the rest), tasks skipped."""
     options: dict[str, Any] = {
         "data": {"project_name": "Sales Analytics", **(data or {})},

@@ -18,7 +18,9 @@ FAKE_TOKEN = "dapi" + "0123456789abcdef" * 2  # `dapi` + 32 hex digits, the PAT 
 def run_hook(project: Path, hook: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pre_commit", "run", hook, "--all-files"],
-        cwd=project, capture_output=True, text=True,
+        cwd=project,
+        capture_output=True,
+        text=True,
     )
 
 

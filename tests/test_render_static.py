@@ -16,14 +16,17 @@ from answers import case_id, pairwise_matrix
 from rendering import render
 
 MATRIX = pairwise_matrix()
-# Databricks secret references are meant to stay in the output: {{secrets/<scope>/<key>}}.
-JINJA_MARKER = re.compile(r"\{\{(?!secrets/)|\{%|%\}|\{#|#\}")
+# Databricks references are meant to stay in the output: secrets ({{secrets/<scope>/<key>}})
+# and dynamic value references ({{job.run_id}}, {{task.name}}, ...).
+DATABRICKS_REFERENCE = r"secrets/|(job|task|tasks|run|parent_run|job_parameters|backfill)\."
+JINJA_MARKER = re.compile(rf"\{{\{{(?!{DATABRICKS_REFERENCE})|\{{%|%\}}|\{{#|#\}}")
 TEXT_SUFFIXES = {".py", ".toml", ".yml", ".yaml", ".md", ".txt", ".cfg", ".example", ""}
 
 
 def text_files(project: Path) -> list[Path]:
     return [
-        p for p in project.rglob("*")
+        p
+        for p in project.rglob("*")
         if p.is_file() and ".git" not in p.parts and p.suffix in TEXT_SUFFIXES
     ]
 
@@ -82,12 +85,14 @@ def test_answers_decide_the_files(matrix_render: tuple[dict[str, Any], Path]) ->
     resources = (package / "defs" / "resources.py").read_text()
     transport = "volumes" if answers["compute"] == "serverless" else answers["pipes_transport"]
     assert f'transport="{transport}"' in resources
-    assert ('DATABRICKS_CLUSTER_ID' in resources) == (answers["compute"] == "existing-cluster")
+    assert ("DATABRICKS_CLUSTER_ID" in resources) == (answers["compute"] == "existing-cluster")
     cluster_file = (package / "databricks" / "clusters.yml").read_text()
     assert f"{answers['cloud']}_attributes" in cluster_file
 
 
-def test_answers_file_holds_no_secret_and_no_pin(matrix_render: tuple[dict[str, Any], Path]) -> None:
+def test_answers_file_holds_no_secret_and_no_pin(
+    matrix_render: tuple[dict[str, Any], Path],
+) -> None:
     _, project = matrix_render
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert not {k for k in answers if "token" in k or "secret" in k or "password" in k}

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from answers import TOOLCHAIN_CASES
-from rendering import project_env, render
 from pythons import find_python
+from rendering import project_env, render
 
 # Heavy: a full `uv sync` per case. Marked so a quick run can deselect them.
 pytestmark = pytest.mark.toolchain
@@ -40,9 +40,21 @@ def test_generated_project_passes_its_own_checks(
     if case == "defaults":
         # The way users run it: Copier's CLI, trusted, so the post-copy verification runs.
         result = subprocess.run(
-            [sys.executable, "-m", "copier", "copy", "--trust", "--defaults",
-             "--data", "project_name=Sales Analytics", str(template_repo), str(project)],
-            env=env, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-m",
+                "copier",
+                "copy",
+                "--trust",
+                "--defaults",
+                "--data",
+                "project_name=Sales Analytics",
+                str(template_repo),
+                str(project),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         output = result.stdout + result.stderr
         assert result.returncode == 0, output
@@ -66,8 +78,11 @@ def test_failed_check_names_itself_and_the_rerun_command(
     source = definitions.read_text().replace("from pathlib", "import os\nfrom pathlib", 1)
     definitions.write_text(source)  # an unused import: ruff F401, still formatted
     result = subprocess.run(
-        [python, "scripts/verify.py"], cwd=project, env=project_env(python),
-        capture_output=True, text=True,
+        [python, "scripts/verify.py"],
+        cwd=project,
+        env=project_env(python),
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1
     assert "check 'lint (ruff check)' failed" in result.stderr

@@ -36,8 +36,14 @@ def commit_project(project: Path) -> None:
 
 def update(project: Path, ref: str) -> None:
     copier.run_update(
-        project, vcs_ref=ref, defaults=True, overwrite=True, unsafe=True, skip_tasks=True,
-        quiet=True, conflict="inline",
+        project,
+        vcs_ref=ref,
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        skip_tasks=True,
+        quiet=True,
+        conflict="inline",
     )
 
 

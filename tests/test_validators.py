@@ -61,7 +61,7 @@ def test_bad_answer_is_rejected_and_nothing_is_written(
     template_repo: Path, tmp_path: Path, data: dict, message: str
 ) -> None:
     dst = tmp_path / "project"
-    with pytest.raises(ValueError, match="Validation error|Invalid choice") as error:
+    with pytest.raises(ValueError, match=r"Validation error|Invalid choice") as error:
         render(template_repo, dst, data)
     assert message in str(error.value)
     assert not dst.exists() or not any(dst.iterdir())
@@ -70,10 +70,23 @@ def test_bad_answer_is_rejected_and_nothing_is_written(
 def test_cli_rejection_leaves_no_folder(template_repo: Path, tmp_path: Path) -> None:
     dst = tmp_path / "project"
     result = subprocess.run(
-        [sys.executable, "-m", "copier", "copy", "--skip-tasks", "--defaults", "--quiet",
-         "--data", "project_name=Sales", "--data", "package_name=json",
-         str(template_repo), str(dst)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--skip-tasks",
+            "--defaults",
+            "--quiet",
+            "--data",
+            "project_name=Sales",
+            "--data",
+            "package_name=json",
+            str(template_repo),
+            str(dst),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode != 0
     assert "would shadow the standard-library module" in result.stderr
@@ -98,5 +111,7 @@ def test_reserved_names_cover_the_installed_interpreters() -> None:
     data = yaml.safe_load((ROOT / "hooks" / "reserved_names.yml").read_text())
     code = "import json, sys; print(json.dumps(sorted(sys.stdlib_module_names)))"
     names = json.loads(subprocess.check_output([sys.executable, "-c", code]))
-    missing = {n for n in names if not n.startswith("_")} - set(data["stdlib_modules"]["default"].split())
+    missing = {n for n in names if not n.startswith("_")} - set(
+        data["stdlib_modules"]["default"].split()
+    )
     assert not missing, f"rerun hooks/reserved_names.py: {sorted(missing)}"
