@@ -32,21 +32,24 @@ def project(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return project
 
 
-@pytest.mark.parametrize("hook", ["databricks-token", "detect-secrets", "check-merge-conflict"])
+@pytest.mark.parametrize("hook", ["detect-secrets", "check-merge-conflict"])
 def test_clean_project_passes(project: Path, hook: str) -> None:
     result = run_hook(project, hook)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("hook", ["databricks-token", "detect-secrets"])
-def test_planted_token_is_caught(project: Path, hook: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "line", [f'workspace_token = "{FAKE_TOKEN}"', f"curl -H 'Authorization: Bearer {FAKE_TOKEN}'"]
+)
+def test_planted_databricks_token_is_caught(project: Path, line: str) -> None:
     leak = project / "src" / "sales_analytics" / "leak.py"
-    leak.write_text(f'DATABRICKS_TOKEN = "{FAKE_TOKEN}"\n')
+    leak.write_text(f"{line}\n")
     git(project, "add", "--all")
     try:
-        result = run_hook(project, hook)
+        result = run_hook(project, "detect-secrets")
     finally:
         leak.unlink()
         git(project, "add", "--all")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "leak.py" in result.stdout
+    assert "Databricks personal access token" in result.stdout
+    assert "leak.py:1" in result.stdout

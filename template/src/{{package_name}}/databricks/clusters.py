@@ -52,7 +52,7 @@ class ClusterProfile(BaseModel):
     init_scripts: list[dict[str, Any]] = Field(default_factory=list)
     runtime_engine: str | None = None
     # Not part of the cluster: the run's timeout, covering cold start plus run time.
-    timeout_seconds: int = Field(default=3600, ge=60)
+    timeout_seconds: int = Field(default=3600, ge=1)
 
     @model_validator(mode="after")
     def _sized(self) -> ClusterProfile:

@@ -4,23 +4,28 @@ Imported only when a run starts: ``dagster_databricks`` pulls in pyspark (about 
 
 1. Single-task ``run()`` swallows ``DagsterExecutionInterruptedError``: after a Dagster
    termination the remote run is cancelled but the step ends SUCCESS (no upstream report;
-   related: https://github.com/dagster-io/dagster/issues/18570). Fix: send the task through
-   the multi-task path, which re-raises.
+   related: https://github.com/dagster-io/dagster/issues/18570). Fix: re-raise.
 2. A polling error that the SDK does not retry (e.g. a 500 on ``runs/get``) fails the step and
    leaves the remote run burning money. Fix: cancel the remote run before re-raising.
 3. A failed run is reported only as "Error running Databricks job: <state message>". Fix: name
    the run id, run URL, task key, state and the tail of the remote error output.
 4. ``SubmitTask`` has no ``tags`` field, so Dagster's run tags never reach Databricks; the
    runner puts them in ``new_cluster.custom_tags`` and ``run_name`` instead (see pipes.py).
+5. Upstream polls ``runs/get`` at a fixed interval, so a run is noticed as finished up to a
+   whole interval late. Fix (an improvement, not a bug): poll rarely while the run works, and
+   often once every remote writer has closed its Pipes session, i.e. the run is ending.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dagster import DagsterExecutionInterruptedError
 from dagster._core.errors import DagsterPipesExecutionError
+from dagster._core.pipes.client import PipesClientCompletedInvocation
+from dagster._core.pipes.utils import open_pipes_session
 from dagster_databricks.pipes import (
     BasePipesDatabricksClient,
     PipesDatabricksClient,
@@ -31,9 +36,14 @@ from databricks.sdk.service import jobs
 
 # How much of the remote error output goes into the step failure.
 ERROR_TAIL_CHARS = 2000
+# How often the wait loop looks at the (local) Pipes session between two runs/get calls.
+WAKE_CHECK_SECONDS = 0.1
+TERMINAL_STATES = (jobs.RunLifeCycleState.TERMINATED, jobs.RunLifeCycleState.SKIPPED)
 
 
-def describe_failed_run(client: WorkspaceClient, run_id: int) -> str:
+def describe_failed_run(
+    client: WorkspaceClient, run_id: int, timeout_seconds: int | None = None
+) -> str:
     """Describe a failed run: run id and URL, then per failed task its key, state and error tail."""
     run = client.jobs.get_run(run_id)
     state = run.state or jobs.RunState()
@@ -41,6 +51,11 @@ def describe_failed_run(client: WorkspaceClient, run_id: int) -> str:
         f"Databricks run {run_id} ended {_state_name(state)}: {state.state_message or '-'}",
         f"Run page: {run.run_page_url or '-'}",
     ]
+    if state.result_state == jobs.RunResultState.TIMEDOUT:
+        lines.append(
+            f"The run exceeded its timeout_seconds ({timeout_seconds or '?'} s, cluster start "
+            "included) and Databricks cancelled it; raise it in clusters.yml if that is expected."
+        )
     for task in run.tasks or []:
         task_state = task.state or jobs.RunState()
         if task_state.result_state == jobs.RunResultState.SUCCESS:
@@ -72,73 +87,123 @@ def _task_error(client: WorkspaceClient, task_run_id: int | None) -> str:
     return text[-ERROR_TAIL_CHARS:].strip()
 
 
-class _FixedPolling(BasePipesDatabricksClient):
-    """Fixes 2 and 3: cancel on unexpected polling errors, explain failed runs."""
+class _FixedRun(BasePipesDatabricksClient):
+    """Submit tasks, wait for the run, and report it, with fixes 1, 2, 3 and 5."""
 
-    def _poll_til_success(self, context: Any, run_id: int) -> None:
-        try:
-            super()._poll_til_success(context, run_id)
-        except DagsterPipesExecutionError:
-            raise DagsterPipesExecutionError(describe_failed_run(self.client, run_id)) from None
-        except DagsterExecutionInterruptedError:
-            raise  # the caller cancels the run and re-raises
-        except Exception:
-            context.log.error(
-                f"Polling Databricks run {run_id} failed; cancelling the run so it does not "
-                "keep running unobserved."
-            )
+    # The submitted run's timeout, quoted when Databricks ends the run TIMEDOUT.
+    run_timeout_seconds: int | None = None
+    # Polling interval once the remote side closed Pipes (the run is about to end).
+    closing_poll_interval_seconds: float = 0.5
+
+    def run(  # type: ignore[override]
+        self,
+        *,
+        context: Any,
+        task: jobs.SubmitTask,
+        extras: Mapping[str, Any] | None = None,
+        submit_args: Mapping[str, Any] | None = None,
+    ) -> PipesClientCompletedInvocation:
+        """Run one task; see :meth:`run_tasks`."""
+        return self.run_tasks(context=context, tasks=[task], extras=extras, submit_args=submit_args)
+
+    def run_tasks(
+        self,
+        *,
+        context: Any,
+        tasks: Sequence[jobs.SubmitTask],
+        extras: Mapping[str, Any] | None = None,
+        submit_args: Mapping[str, Any] | None = None,
+    ) -> PipesClientCompletedInvocation:
+        """Submit ``tasks`` as one run and wait for it; a termination cancels it and re-raises.
+
+        The injector and reader are the ones given to the constructor (one reader per task
+        when there are several, see pipes.py).
+        """
+        assert self.context_injector is not None and self.message_reader is not None
+        with open_pipes_session(
+            context=context,
+            extras=extras,
+            context_injector=self.context_injector,
+            message_reader=self.message_reader,
+        ) as session:
+            submitted = [
+                jobs.SubmitTask.from_dict(
+                    self._enrich_submit_task_dict(
+                        context=context,
+                        session=session,
+                        submit_task_dict=task.as_dict(),
+                        writer_index=index,
+                    )
+                )
+                for index, task in enumerate(tasks)
+            ]
+            run_id = self.client.jobs.submit(tasks=submitted, **(submit_args or {})).bind()[
+                "run_id"
+            ]
             try:
-                self.client.jobs.cancel_run(run_id)
-            except Exception as cancel_error:
-                context.log.error(f"Cancelling run {run_id} failed too: {cancel_error}")
-            raise
+                self._wait_for_run(context, run_id, session)
+            except DagsterExecutionInterruptedError:  # fix 1: cancel, then fail the step
+                context.log.info(f"[pipes] interrupted: cancelling Databricks run {run_id}")
+                if self.forward_termination:
+                    self.client.jobs.cancel_run(run_id)
+                    self._poll_til_terminating(run_id)
+                raise
+            except DagsterPipesExecutionError:
+                raise
+            except Exception:  # fix 2: never leave the remote run unobserved
+                self._cancel_after_error(context, run_id)
+                raise
+        return PipesClientCompletedInvocation(
+            session, metadata=self._extract_dagster_metadata(run_id)
+        )
+
+    def _wait_for_run(self, context: Any, run_id: int, session: Any) -> None:
+        """Poll until the run ends; raise with the run's details (fix 3) if it failed."""
+        last_state = None
+        while True:
+            state = self._get_run_state(run_id)
+            if state.life_cycle_state != last_state:
+                context.log.info(f"[pipes] Databricks run {run_id} is {state.life_cycle_state}")
+                last_state = state.life_cycle_state
+            if state.life_cycle_state in TERMINAL_STATES:
+                if state.result_state == jobs.RunResultState.SUCCESS:
+                    return
+                raise DagsterPipesExecutionError(
+                    describe_failed_run(self.client, run_id, self.run_timeout_seconds)
+                )
+            if state.life_cycle_state == jobs.RunLifeCycleState.INTERNAL_ERROR:
+                raise DagsterPipesExecutionError(
+                    describe_failed_run(self.client, run_id, self.run_timeout_seconds)
+                )
+            self._sleep_until_next_poll(session)
+
+    def _sleep_until_next_poll(self, session: Any) -> None:
+        # Fix 5: the remote closes Pipes just before its process exits; from then on poll
+        # often. The check is local (the message reader thread updates the session).
+        def closing() -> bool:
+            return bool(session.message_handler.received_closed_message)
+
+        if closing():
+            time.sleep(self.closing_poll_interval_seconds)
+            return
+        deadline = time.monotonic() + self.poll_interval_seconds
+        while time.monotonic() < deadline and not closing():
+            time.sleep(WAKE_CHECK_SECONDS)
+
+    def _cancel_after_error(self, context: Any, run_id: int) -> None:
+        context.log.error(
+            f"Polling Databricks run {run_id} failed; cancelling the run so it does not keep "
+            "running unobserved."
+        )
+        try:
+            self.client.jobs.cancel_run(run_id)
+        except Exception as cancel_error:
+            context.log.error(f"Cancelling run {run_id} failed too: {cancel_error}")
 
 
-class FixedPipesDatabricksClient(_FixedPolling, PipesDatabricksClient):
-    """``PipesDatabricksClient`` with fixes 1 to 3 (classic and existing clusters)."""
-
-    def run(  # type: ignore[override]
-        self,
-        *,
-        context: Any,
-        task: jobs.SubmitTask,
-        extras: Mapping[str, Any] | None = None,
-        submit_args: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """Run one task through the multi-task path, which re-raises a Dagster termination."""
-        return _run_single(self, context, task, extras, submit_args)
+class FixedPipesDatabricksClient(_FixedRun, PipesDatabricksClient):
+    """``PipesDatabricksClient`` with the fixes above (job clusters and existing clusters)."""
 
 
-class FixedPipesDatabricksServerlessClient(_FixedPolling, PipesDatabricksServerlessClient):
-    """``PipesDatabricksServerlessClient`` with fixes 1 to 3."""
-
-    def run(  # type: ignore[override]
-        self,
-        *,
-        context: Any,
-        task: jobs.SubmitTask,
-        extras: Mapping[str, Any] | None = None,
-        submit_args: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """Run one task through the multi-task path, which re-raises a Dagster termination."""
-        return _run_single(self, context, task, extras, submit_args)
-
-
-def _run_single(
-    client: PipesDatabricksClient | PipesDatabricksServerlessClient,
-    context: Any,
-    task: jobs.SubmitTask,
-    extras: Mapping[str, Any] | None,
-    submit_args: Mapping[str, Any] | None,
-) -> Any:
-    tasks: Sequence[jobs.SubmitTask] = [task]
-    # The injector and reader were given explicitly (see pipes.py), so the multi-task path
-    # uses them unchanged: one task, one message destination.
-    return client._submit_multi_task_and_poll(
-        context=context,
-        extras=extras,
-        tasks=tasks,
-        submit_args=submit_args,
-        context_injector=client.context_injector,
-        message_reader=client.message_reader,
-    )
+class FixedPipesDatabricksServerlessClient(_FixedRun, PipesDatabricksServerlessClient):
+    """``PipesDatabricksServerlessClient`` with the fixes above."""
