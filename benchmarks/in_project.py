@@ -7,6 +7,9 @@ with the project's own interpreter, from the project root). Prints one JSON obje
   local Databricks with the test intervals, vs the same script through Dagster's own
   ``PipesSubprocessClient`` (no Databricks at all).
 - calls: the API calls one trivial run makes, by kind.
+- long_run: one remote run of BENCH_LONG_SECONDS (60) through the project's runner with its
+  production defaults vs a plain ``PipesDatabricksClient`` with upstream's defaults: API calls
+  by kind, and the delay from the remote process ending to the step ending.
 """
 
 import json
@@ -39,6 +42,24 @@ with open_dagster_pipes(
     params_loader=PipesCliArgsParamsLoader() if cli else PipesEnvVarParamsLoader(),
 ) as pipes:
     pipes.report_asset_materialization(metadata={"rows": 1})
+"""
+LONG = """
+import sys, time
+from dagster_pipes import (PipesCliArgsParamsLoader, PipesEnvVarParamsLoader, open_dagster_pipes,
+    PipesUnityCatalogVolumesContextLoader, PipesUnityCatalogVolumesMessageWriter)
+cli = "--dagster-pipes-context" in sys.argv
+with open_dagster_pipes(
+    context_loader=PipesUnityCatalogVolumesContextLoader(),
+    message_writer=PipesUnityCatalogVolumesMessageWriter(),
+    params_loader=PipesCliArgsParamsLoader() if cli else PipesEnvVarParamsLoader(),
+) as pipes:
+    for second in range(int(pipes.get_extra("seconds"))):
+        print(f"working: {second} s", flush=True)
+        time.sleep(1)
+    pipes.report_asset_materialization(metadata={"seconds": second + 1})
+    end_file = pipes.get_extra("end_file")
+with open(end_file, "w") as marker:  # the last thing the process does
+    marker.write(repr(time.time()))
 """
 SUBPROCESS_TRIVIAL = """
 from dagster_pipes import open_dagster_pipes
@@ -143,6 +164,78 @@ def bench_trivial_run(work: Path, repeat: int) -> dict[str, object]:
     }
 
 
+def bench_long_run(work: Path, seconds: int) -> dict[str, object]:
+    """The runner (production defaults) vs plain PipesDatabricksClient (upstream defaults)."""
+    from dagster_databricks.pipes import (
+        PipesDatabricksClient,
+        PipesUnityCatalogVolumesContextInjector,
+        PipesUnityCatalogVolumesMessageReader,
+    )
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service import jobs
+
+    remote = work / "long"
+    remote.mkdir()
+    (remote / "long.py").write_text(LONG)
+    PIPES_MODULE.REMOTE_DIR = remote
+    runner = DEFINITIONS.defs().resources["pipes_databricks"]  # production settings
+    figures: dict[str, object] = {}
+
+    def measure(name: str, run, resources: dict) -> None:
+        end_file = work / f"{name}.end"
+        step_end: dict[str, float] = {}
+
+        @dg.asset(name=f"long_{name}")
+        def long_asset(
+            context: dg.AssetExecutionContext, pipes_databricks: PIPES_MODULE.DatabricksPipes
+        ) -> dg.MaterializeResult:
+            extras = {"seconds": seconds, "end_file": str(end_file)}
+            result = run(context, pipes_databricks, extras)
+            step_end["t"] = time.time()
+            return result.get_materialize_result()
+
+        server.clear_calls()
+        assert dg.materialize([long_asset], resources=resources).success
+        figures[f"{name}_end_delay_s"] = round(step_end["t"] - float(end_file.read_text()), 2)
+        figures[f"{name}_calls"] = call_summary(server)
+
+    with LocalDatabricks(root=work / "long-server") as server:
+        os.environ.update(local_environment(server, work))
+        client = WorkspaceClient(host=server.url, token=server.token)
+        python_file = PIPES_MODULE.upload_script(client, remote / "long.py", runner.code_path)
+        volume = runner.volume_path or "/Volumes/main/bench/pipes"
+        plain = PipesDatabricksClient(
+            client=client,
+            context_injector=PipesUnityCatalogVolumesContextInjector(
+                client=client, volume_path=volume
+            ),
+            message_reader=PipesUnityCatalogVolumesMessageReader(
+                client=client, volume_path=volume
+            ),
+        )
+        task = jobs.SubmitTask.from_dict(
+            {
+                "task_key": "long",
+                "new_cluster": {"spark_version": "16.4.x-scala2.12", "num_workers": 0},
+                "spark_python_task": {"python_file": python_file},
+            }
+        )
+        resources = {"pipes_databricks": runner}
+        measure(
+            "plain",
+            lambda context, _, extras: plain.run(context=context, task=task, extras=extras),
+            resources,
+        )
+        measure(
+            "runner",
+            lambda context, pipes_databricks, extras: pipes_databricks.run(
+                context, "long.py", extras=extras
+            ),
+            resources,
+        )
+    return figures
+
+
 def main() -> None:
     repeat = int(os.environ.get("BENCH_REPEAT", "5"))
     for name in [n for n in os.environ if n.startswith(("DATABRICKS_", "ARM_"))]:
@@ -151,6 +244,7 @@ def main() -> None:
         work = Path(tmp)
         figures: dict[str, object] = bench_start(work, repeat)
         figures.update(bench_trivial_run(work, max(3, repeat // 2)))
+        figures.update(bench_long_run(work, int(os.environ.get("BENCH_LONG_SECONDS", "60"))))
     print(json.dumps(figures))
 
 

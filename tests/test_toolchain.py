@@ -69,17 +69,21 @@ def test_generated_project_passes_its_own_checks(
     assert "verify: all checks passed" in result.stdout
 
 
-def test_failed_check_names_itself_and_the_rerun_command(
-    template_repo: Path, tmp_path: Path
-) -> None:
-    python = python_for({})
-    project = render(template_repo, tmp_path / "broken")
+@pytest.fixture(scope="module")
+def broken_project(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A defaults render with an unused import, verified once (which syncs its venv)."""
+    project = render(template_repo, tmp_path_factory.mktemp("broken") / "p")
     definitions = next(project.glob("src/*/definitions.py"))
     source = definitions.read_text().replace("from pathlib", "import os\nfrom pathlib", 1)
     definitions.write_text(source)  # an unused import: ruff F401, still formatted
+    return project
+
+
+def test_failed_check_names_itself_and_the_rerun_command(broken_project: Path) -> None:
+    python = python_for({})
     result = subprocess.run(
         [python, "scripts/verify.py"],
-        cwd=project,
+        cwd=broken_project,
         env=project_env(python),
         capture_output=True,
         text=True,
@@ -87,3 +91,24 @@ def test_failed_check_names_itself_and_the_rerun_command(
     assert result.returncode == 1
     assert "check 'lint (ruff check)' failed" in result.stderr
     assert "Rerun it with: uv run --no-sync ruff check ." in result.stderr
+
+
+def test_bad_cluster_profile_fails_dg_check_defs(broken_project: Path) -> None:
+    python = python_for({})
+    env = project_env(python)
+    subprocess.run(["uv", "sync", "--quiet"], cwd=broken_project, env=env, check=True)
+    profiles = next(broken_project.glob("src/*/databricks/clusters.yml"))
+    good = profiles.read_text()
+    profiles.write_text(good.replace("num_workers: 0", "num_workers: -2", 1))
+    try:
+        result = subprocess.run(
+            ["uv", "run", "--no-sync", "dg", "check", "defs"],
+            cwd=broken_project,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        profiles.write_text(good)
+    assert result.returncode != 0
+    assert "clusters.yml: profile 'small': num_workers" in result.stdout + result.stderr

@@ -93,7 +93,7 @@ class _FixedRun(BasePipesDatabricksClient):
     # The submitted run's timeout, quoted when Databricks ends the run TIMEDOUT.
     run_timeout_seconds: int | None = None
     # Polling interval once the remote side closed Pipes (the run is about to end).
-    closing_poll_interval_seconds: float = 0.5
+    closing_poll_interval_seconds: float = 1.0
 
     def run(  # type: ignore[override]
         self,
