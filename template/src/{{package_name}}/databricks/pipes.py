@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
@@ -39,13 +40,14 @@ class DatabricksPipes(dg.ConfigurableResource):
     code_path: str = Field(description="Workspace folder the scripts are uploaded to.")
     cluster_id: str = Field(default="", description="All-purpose cluster (existing-cluster).")
     dagster_pipes_requirement: str = Field(description="The dagster-pipes pin for the remote.")
-    # Defaults: about 3 runs/get and 11 message reads a minute while a run works (upstream's
-    # defaults: 12 and 6); the run's end is noticed within a second through Pipes instead.
+    # Defaults: about 2 runs/get and 13 Pipes message reads a minute while a run works
+    # (upstream's defaults: 12 and 6); the end is noticed through the Pipes "closed" message,
+    # after which runs/get is polled every second (upstream_fixes.py, fix 5).
     poll_interval_seconds: float = Field(
-        default=20.0, gt=0, description="runs/get interval while the run works."
+        default=30.0, gt=0, description="runs/get interval while the run works."
     )
     message_interval_seconds: float = Field(
-        default=4.0, gt=0, description="Pipes message reads interval (whole seconds count)."
+        default=3.0, gt=0, description="Pipes message reads interval (whole seconds count)."
     )
     forward_stdio: bool = Field(
         default=True,
@@ -62,15 +64,75 @@ class DatabricksPipes(dg.ConfigurableResource):
         profile: str = "small",
         overrides: dict[str, Any] | None = None,
     ) -> PipesClientCompletedInvocation:
-        """Run ``remote/<script>`` and return what it reported; raise if the run fails.
+        """Run the Python file ``remote/<script>``; return what it reported, raise if it fails.
 
         ``profile`` and ``overrides`` pick and adjust a job-cluster profile of clusters.yml;
         ``extras`` reach the script through ``pipes.get_extra``.
         """
+
+        def spark_python_task(client: WorkspaceClient) -> dict[str, Any]:
+            path = upload_script(client, REMOTE_DIR / script, self.code_path)
+            return {"spark_python_task": {"python_file": path, "parameters": parameters or []}}
+
+        return self.run_task(
+            context,
+            Path(script).stem,
+            spark_python_task,
+            extras=extras,
+            profile=profile,
+            overrides=overrides,
+        )
+
+    def run_notebook(
+        self,
+        context: dg.AssetExecutionContext | dg.OpExecutionContext,
+        notebook: str,
+        *,
+        extras: dict[str, Any] | None = None,
+        base_parameters: dict[str, str] | None = None,
+        profile: str = "small",
+        overrides: dict[str, Any] | None = None,
+    ) -> PipesClientCompletedInvocation:
+        """Run the source-format notebook ``remote/<notebook>``, like :meth:`run`."""
+
+        def notebook_task(client: WorkspaceClient) -> dict[str, Any]:
+            path = upload_notebook(client, REMOTE_DIR / notebook, self.code_path)
+            return {
+                "notebook_task": {
+                    "notebook_path": path,
+                    "base_parameters": base_parameters or {},
+                    "source": "WORKSPACE",
+                }
+            }
+
+        return self.run_task(
+            context,
+            Path(notebook).stem,
+            notebook_task,
+            extras=extras,
+            profile=profile,
+            overrides=overrides,
+        )
+
+    def run_task(
+        self,
+        context: dg.AssetExecutionContext | dg.OpExecutionContext,
+        task_key: str,
+        payload: Callable[[WorkspaceClient], dict[str, Any]],
+        *,
+        extras: dict[str, Any] | None = None,
+        profile: str = "small",
+        overrides: dict[str, Any] | None = None,
+    ) -> PipesClientCompletedInvocation:
+        """Run one task whose kind ``payload(client)`` returns (e.g. ``{"notebook_task": ...}``).
+
+        The runner adds the compute, the dagster-pipes library, tags, run name, timeout and
+        idempotency token, then observes the run through Pipes.
+        """
         from databricks.sdk.errors import PermissionDenied, Unauthenticated
 
         try:
-            return self._run(context, script, extras, parameters, profile, overrides)
+            return self._run_task(context, task_key, payload, extras, profile, overrides)
         except (Unauthenticated, PermissionDenied, ValueError) as error:
             if isinstance(error, ValueError) and not is_oauth_rejection(error):
                 raise
@@ -81,24 +143,20 @@ class DatabricksPipes(dg.ConfigurableResource):
                 )
             ) from error
 
-    def _run(
+    def _run_task(
         self,
         context: dg.AssetExecutionContext | dg.OpExecutionContext,
-        script: str,
+        task_key: str,
+        payload: Callable[[WorkspaceClient], dict[str, Any]],
         extras: dict[str, Any] | None,
-        parameters: list[str] | None,
         profile: str,
         overrides: dict[str, Any] | None,
     ) -> PipesClientCompletedInvocation:
         from databricks.sdk.service import jobs
 
         client = self.workspace.get_client()
-        python_file = upload_script(client, REMOTE_DIR / script, self.code_path)
         cluster = get_profile(profile, overrides)
-        task: dict[str, Any] = {
-            "task_key": Path(script).stem,
-            "spark_python_task": {"python_file": python_file, "parameters": parameters or []},
-        }
+        task: dict[str, Any] = {"task_key": task_key, **payload(client)}
         submit_args: dict[str, Any] = {
             "run_name": run_name(context, self.code_location),
             "timeout_seconds": cluster.timeout_seconds,
@@ -111,7 +169,8 @@ class DatabricksPipes(dg.ConfigurableResource):
             task.update(new_cluster=new_cluster, libraries=library)
         elif self.compute == "existing-cluster":
             task.update(existing_cluster_id=self.cluster_id, libraries=library)
-        else:
+        elif "notebook_task" not in task:
+            # Serverless Python tasks declare their environment; notebooks `%pip install`.
             task["environment_key"] = SERVERLESS_ENVIRONMENT_KEY
             submit_args["environments"] = [
                 jobs.JobEnvironment(
@@ -219,21 +278,47 @@ def idempotency_token(context: dg.AssetExecutionContext | dg.OpExecutionContext)
 
 
 def upload_script(client: WorkspaceClient, script: Path, code_path: str) -> str:
-    """Upload ``script`` under a content hash and return its ``/Workspace`` path.
+    """Upload ``script`` (or any file) under a content hash; return its ``/Workspace`` path.
 
     The path changes with the content, so the run executes exactly this commit's code, and an
-    unchanged script is not uploaded again.
+    unchanged file is not uploaded again.
     """
-    from databricks.sdk.errors import NotFound
     from databricks.sdk.service.workspace import ImportFormat
 
-    content = script.read_bytes()
-    digest = hashlib.sha256(content).hexdigest()[:16]
-    folder = f"{code_path.rstrip('/')}/{digest}"
-    target = f"{folder}/{script.name}"
+    target = _upload_by_hash(client, script, code_path, script.name, ImportFormat.AUTO)
+    return target if target.startswith("/Workspace/") else f"/Workspace{target}"
+
+
+def upload_notebook(client: WorkspaceClient, notebook: Path, code_path: str) -> str:
+    """Import a source-format ``notebook`` under a content hash; return its notebook path.
+
+    Notebook paths have no extension, as in the workspace UI and ``notebook_task``.
+    """
+    from databricks.sdk.service.workspace import ImportFormat, Language
+
+    return _upload_by_hash(
+        client, notebook, code_path, notebook.stem, ImportFormat.SOURCE, Language.PYTHON
+    )
+
+
+def _upload_by_hash(
+    client: WorkspaceClient,
+    source: Path,
+    code_path: str,
+    name: str,
+    import_format: Any,
+    language: Any = None,
+) -> str:
+    from databricks.sdk.errors import NotFound
+
+    content = source.read_bytes()
+    folder = f"{code_path.rstrip('/')}/{hashlib.sha256(content).hexdigest()[:16]}"
+    target = f"{folder}/{name}"
     try:
         client.workspace.get_status(target)
     except NotFound:
         client.workspace.mkdirs(folder)
-        client.workspace.upload(target, content, format=ImportFormat.AUTO, overwrite=True)
-    return f"/Workspace{target}" if not target.startswith("/Workspace/") else target
+        client.workspace.upload(
+            target, content, format=import_format, language=language, overwrite=True
+        )
+    return target

@@ -1,0 +1,242 @@
+"""Run an existing Databricks job (``jobs/run-now``) and map each task's outcome to assets.
+
+Jobs API result states, per task:
+
+* succeeded: ``SUCCESS``, ``SUCCESS_WITH_FAILURES``;
+* skipped, because of another task: ``UPSTREAM_FAILED``, ``UPSTREAM_CANCELED``, ``EXCLUDED``
+  (``run_if`` not met), ``DISABLED``;
+* failed: anything else (``FAILED``, ``TIMEDOUT``, ``CANCELED``, a task that could not start).
+
+The run's own result state is not enough: with ``run_if: ALL_DONE`` leaves, a run whose
+critical task failed still ends ``SUCCESS_WITH_FAILURES``. So each asset names the tasks it
+needs (:func:`materialize_job_assets`), and the step fails when a task fails that is not
+explicitly allowed to.
+
+Deploying a job from its ``jobs/create`` JSON is here too (:func:`deploy_job`), for local
+Databricks and for teams without a deployment tool.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal
+
+import dagster as dg
+from pydantic import Field
+
+from .pipes import idempotency_token
+from .workspace import DatabricksWorkspace
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service.jobs import Run
+
+Outcome = Literal["succeeded", "skipped", "failed"]
+SUCCEEDED_STATES = frozenset({"SUCCESS", "SUCCESS_WITH_FAILURES"})
+SKIPPED_STATES = frozenset({"UPSTREAM_FAILED", "UPSTREAM_CANCELED", "EXCLUDED", "DISABLED"})
+FINAL_LIFE_CYCLE_STATES = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """How one task of a job run ended."""
+
+    task_key: str
+    state: str  # the result state, or the life cycle state when there is none
+    message: str
+    task_run_id: int | None
+    seconds: float | None
+
+    @property
+    def outcome(self) -> Outcome:
+        """succeeded, skipped (because of another task) or failed."""
+        if self.state in SUCCEEDED_STATES:
+            return "succeeded"
+        return "skipped" if self.state in SKIPPED_STATES else "failed"
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """A finished job run: its state and one :class:`TaskResult` per task."""
+
+    job_id: int
+    run_id: int
+    url: str
+    state: str
+    tasks: dict[str, TaskResult]
+
+    def metadata(self, task_keys: Sequence[str] = ()) -> dict[str, Any]:
+        """Run-level metadata, the state of ``task_keys``, and a table of every task."""
+        lines = ["| task | state | seconds | message |", "| --- | --- | --- | --- |"]
+        lines += [
+            f"| {t.task_key} | {t.state} | {t.seconds if t.seconds is not None else '-'} "
+            f"| {t.message.replace('|', '/') or '-'} |"
+            for t in self.tasks.values()
+        ]
+        return {
+            "Databricks Job Run URL": dg.MetadataValue.url(self.url),
+            "job_id": self.job_id,
+            "run_id": self.run_id,
+            "run_state": self.state,
+            **{f"task/{key}": self.tasks[key].state for key in task_keys},
+            "tasks": dg.MetadataValue.md("\n".join(lines)),
+        }
+
+
+class DatabricksJobs(dg.ConfigurableResource):
+    """Triggers existing Databricks jobs by name and waits for them (``jobs/run-now``)."""
+
+    workspace: DatabricksWorkspace
+    poll_interval_seconds: float = Field(default=10.0, gt=0)
+
+    def run_now(
+        self,
+        context: dg.AssetExecutionContext | dg.OpExecutionContext,
+        job_name: str,
+        *,
+        job_parameters: Mapping[str, str] | None = None,
+    ) -> JobRun:
+        """Start the job named ``job_name``, wait until it ends, and return how each task ended.
+
+        A retried step reuses the run it started (idempotency token); a terminated Dagster
+        run cancels the Databricks run.
+        """
+        client = self.workspace.get_client()
+        job_id = find_job(client, job_name)
+        if job_id is None:
+            raise dg.Failure(description=f"No Databricks job is named '{job_name}'.")
+        started = client.jobs.run_now(
+            job_id=job_id,
+            job_parameters=dict(job_parameters) if job_parameters else None,
+            idempotency_token=idempotency_token(context),
+        )
+        run_id = started.response.run_id
+        context.log.info(f"Started run {run_id} of Databricks job '{job_name}' ({job_id}).")
+        try:
+            run = self._wait(client, run_id)
+        except dg.DagsterExecutionInterruptedError:
+            context.log.warning(f"Dagster run terminated: cancelling Databricks run {run_id}.")
+            client.jobs.cancel_run(run_id)
+            raise
+        return job_run(client, job_id, run)
+
+    def _wait(self, client: WorkspaceClient, run_id: int) -> Run:
+        while True:
+            run = client.jobs.get_run(run_id)
+            life = run.state.life_cycle_state if run.state else None
+            if life is not None and life.value in FINAL_LIFE_CYCLE_STATES:
+                return run
+            time.sleep(self.poll_interval_seconds)
+
+
+def job_run(client: WorkspaceClient, job_id: int, run: Run) -> JobRun:
+    """Summarise a finished run; failed tasks carry the last line of their error."""
+    tasks = {}
+    for task in run.tasks or []:
+        state = task.state
+        name = _state_name(state)
+        message = (state.state_message if state else None) or ""
+        if name not in SUCCEEDED_STATES | SKIPPED_STATES:
+            message = _error_line(client, task.run_id) or message
+        seconds = (
+            round((task.end_time - task.start_time) / 1000, 1)
+            if task.start_time and task.end_time
+            else None
+        )
+        tasks[task.task_key or "?"] = TaskResult(
+            task.task_key or "?", name, message, task.run_id, seconds
+        )
+    return JobRun(job_id, run.run_id or 0, run.run_page_url or "", _state_name(run.state), tasks)
+
+
+def _error_line(client: WorkspaceClient, task_run_id: int | None) -> str:
+    if task_run_id is None:
+        return ""
+    try:
+        return client.jobs.get_run_output(task_run_id).error or ""
+    except Exception:  # the outcome matters more than its explanation
+        return ""
+
+
+def _state_name(state: Any) -> str:
+    if state is None:
+        return "UNKNOWN"
+    if state.result_state is not None:
+        return state.result_state.value
+    return state.life_cycle_state.value if state.life_cycle_state else "UNKNOWN"
+
+
+def materialize_job_assets(
+    context: dg.AssetExecutionContext,
+    run: JobRun,
+    tasks_by_asset: Mapping[dg.AssetKey, Sequence[str]],
+    allowed_failures: Collection[str] = (),
+) -> Iterator[dg.MaterializeResult]:
+    """Materialize each asset whose tasks all succeeded; fail on a task not allowed to fail.
+
+    An asset with a failed or skipped task is not materialized. The step fails when any task
+    failed (mapped to an asset or not) unless ``allowed_failures`` names it.
+    """
+    for key, task_keys in tasks_by_asset.items():
+        missing = [t for t in task_keys if t not in run.tasks]
+        if missing:
+            raise dg.Failure(f"Run {run.run_id} has no task(s) {missing} for {key}.")
+        not_done = [run.tasks[t] for t in task_keys if run.tasks[t].outcome != "succeeded"]
+        if not_done:
+            reasons = ", ".join(f"{t.task_key} {t.state}" for t in not_done)
+            context.log.warning(f"{key.to_user_string()} not materialized: {reasons}")
+            continue
+        yield dg.MaterializeResult(asset_key=key, metadata=run.metadata(task_keys))
+    failed = [t for t in run.tasks.values() if t.outcome == "failed"]
+    for task in failed:
+        if task.task_key in allowed_failures:
+            context.log.warning(f"Task {task.task_key} {task.state} (allowed): {task.message}")
+    failed = [t for t in failed if t.task_key not in allowed_failures]
+    if failed:
+        details = "; ".join(f"{t.task_key} {t.state}: {t.message or '-'}" for t in failed)
+        raise dg.Failure(
+            description=f"Databricks run {run.run_id} ({run.state}): {details}. {run.url}",
+            metadata=run.metadata(),
+        )
+
+
+def find_job(client: WorkspaceClient, name: str) -> int | None:
+    """The id of the job named ``name``; an error if several jobs share the name."""
+    ids = [job.job_id for job in client.jobs.list(name=name) if job.job_id is not None]
+    if len(ids) > 1:
+        raise dg.Failure(description=f"Several Databricks jobs are named '{name}': {ids}.")
+    return ids[0] if ids else None
+
+
+def ensure_job(client: WorkspaceClient, settings: dict[str, Any]) -> int:
+    """Create the job ``settings["name"]``, or reset it to ``settings``; return its id."""
+    job_id = find_job(client, settings["name"])
+    if job_id is None:
+        return client.api_client.do("POST", "/api/2.1/jobs/create", body=settings)["job_id"]
+    client.api_client.do(
+        "POST", "/api/2.1/jobs/reset", body={"job_id": job_id, "new_settings": settings}
+    )
+    return job_id
+
+
+def deploy_job(client: WorkspaceClient, definition: Path) -> int:
+    """Deploy ``<name>.job.json`` (``jobs/create`` JSON) and the task files of its folder.
+
+    Each ``spark_python_task.python_file`` is uploaded from ``<name>/`` next to the definition.
+    """
+    from databricks.sdk.service.workspace import ImportFormat
+
+    settings = json.loads(definition.read_text())
+    source_dir = definition.parent / definition.name.removesuffix(".job.json")
+    for task in settings.get("tasks", []):
+        remote = task.get("spark_python_task", {}).get("python_file")
+        if remote:
+            target = PurePosixPath(remote.removeprefix("/Workspace"))
+            client.workspace.mkdirs(str(target.parent))
+            content = (source_dir / target.name).read_bytes()
+            client.workspace.upload(str(target), content, format=ImportFormat.AUTO, overwrite=True)
+    return ensure_job(client, settings)

@@ -1,0 +1,25 @@
+"""Task script of the example "orders pipeline" job: each task runs one step, named by argv[1].
+
+A stand-in for a team's existing job: the steps only say what they would do. Dagster starts
+the job with jobs/run-now (``defs/examples/orders_pipeline.py``); Dagster Pipes is not needed.
+"""
+
+import sys
+
+STEPS = {
+    "ingest_orders": "load yesterday's orders into the raw table",
+    "validate_orders": "check keys and amounts of the raw orders",
+    "publish_report": "rebuild the order report table",
+    "refresh_dashboard": "refresh the orders dashboard",
+    "notify_owners": "tell the data owners how the run went",
+}
+
+
+def main(argv: list[str]) -> None:
+    """Run the step named by ``argv[1]`` for the run date ``argv[2]`` (empty: latest)."""
+    step, run_date = argv[1], argv[2] if len(argv) > 2 else ""
+    print(f"{step}: {STEPS[step]} (run_date={run_date or 'latest'})")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
