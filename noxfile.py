@@ -61,17 +61,9 @@ def prebuilt_wheels(session: nox.Session) -> dict[str, str]:
     ]
     if missing:
         session.install("pip")
-        session.run(
-            "python",
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--wheel-dir",
-            str(WHEELS),
-            *missing,
-        )
+    for spec in missing:  # one at a time: pip resolves a command's requirements together
+        wheel = ["python", "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir"]
+        session.run(*wheel, str(WHEELS), spec)
     return {"UV_FIND_LINKS": str(WHEELS)}
 
 

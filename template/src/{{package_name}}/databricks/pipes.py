@@ -9,14 +9,16 @@ task, state and remote error when the run fails.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
+from dagster._core.errors import DagsterPipesExecutionError
 from pydantic import Field
 
-from .clusters import get_profile
+from .clusters import ClusterProfile, get_profile
 from .workspace import DatabricksWorkspace
 
 if TYPE_CHECKING:
@@ -27,6 +29,23 @@ REMOTE_DIR = Path(__file__).parent.parent / "remote"
 Compute = Literal["job-cluster", "serverless", "existing-cluster"]
 Transport = Literal["volumes", "dbfs"]
 SERVERLESS_ENVIRONMENT_KEY = "dagster_pipes"
+SHARED_CLUSTER_KEY = "shared"
+
+
+@dataclass(frozen=True)
+class RemoteTask:
+    """One task of :meth:`DatabricksPipes.run_together`: ``remote/<script>`` and its arguments."""
+
+    script: str
+    parameters: Sequence[str] = field(default_factory=tuple)
+
+
+class DatabricksRunFailed(DagsterPipesExecutionError):
+    """A Databricks run failed; ``results`` holds what its successful tasks reported."""
+
+    def __init__(self, message: str, results: Sequence[Any]):
+        super().__init__(message)
+        self.results = list(results)
 
 
 class DatabricksPipes(dg.ConfigurableResource):
@@ -129,10 +148,37 @@ class DatabricksPipes(dg.ConfigurableResource):
         The runner adds the compute, the dagster-pipes library, tags, run name, timeout and
         idempotency token, then observes the run through Pipes.
         """
+        return self._explaining_auth_errors(
+            lambda: self._run_task(context, task_key, payload, extras, profile, overrides)
+        )
+
+    def run_together(
+        self,
+        context: dg.AssetExecutionContext | dg.OpExecutionContext,
+        tasks: dict[str, RemoteTask],
+        *,
+        extras: dict[str, Any] | None = None,
+        profile: str = "small",
+        overrides: dict[str, Any] | None = None,
+    ) -> PipesClientCompletedInvocation:
+        """Run several remote scripts (``{task_key: RemoteTask}``) as one run, one task each.
+
+        On ``job-cluster`` compute the tasks share one job cluster, so it starts once: the run
+        is a one-time job (``runs/submit`` cannot share a job cluster), deleted afterwards; the
+        Dagster event log keeps its run id and metadata. Each script reports its own asset; if
+        some tasks fail, :class:`DatabricksRunFailed` carries what the others reported.
+        """
+        return self._explaining_auth_errors(
+            lambda: self._run_together(context, tasks, extras, profile, overrides)
+        )
+
+    def _explaining_auth_errors(
+        self, run: Callable[[], PipesClientCompletedInvocation]
+    ) -> PipesClientCompletedInvocation:
         from databricks.sdk.errors import PermissionDenied, Unauthenticated
 
         try:
-            return self._run_task(context, task_key, payload, extras, profile, overrides)
+            return run()
         except (Unauthenticated, PermissionDenied, ValueError) as error:
             if isinstance(error, ValueError) and not is_oauth_rejection(error):
                 raise
@@ -157,18 +203,110 @@ class DatabricksPipes(dg.ConfigurableResource):
         client = self.workspace.get_client()
         cluster = get_profile(profile, overrides)
         task: dict[str, Any] = {"task_key": task_key, **payload(client)}
-        submit_args: dict[str, Any] = {
+        submit_args = self._submit_args(context, cluster.timeout_seconds)
+        if self.compute == "job-cluster":
+            task.update(new_cluster=self._new_cluster(context, cluster), libraries=self._library())
+        else:
+            self._place(task, submit_args)
+        pipes_client = self._pipes_client(client)
+        pipes_client.run_timeout_seconds = cluster.timeout_seconds
+        return pipes_client.run(
+            context=context,
+            task=jobs.SubmitTask.from_dict(task),
+            extras=extras,
+            submit_args=submit_args,
+        )
+
+    def _run_together(
+        self,
+        context: dg.AssetExecutionContext | dg.OpExecutionContext,
+        remote_tasks: dict[str, RemoteTask],
+        extras: dict[str, Any] | None,
+        profile: str,
+        overrides: dict[str, Any] | None,
+    ) -> PipesClientCompletedInvocation:
+        from databricks.sdk.service import jobs
+
+        client = self.workspace.get_client()
+        cluster = get_profile(profile, overrides)
+        submit_args = self._submit_args(context, cluster.timeout_seconds)
+        tasks: list[dict[str, Any]] = [
+            {
+                "task_key": key,
+                "spark_python_task": {
+                    "python_file": upload_script(client, REMOTE_DIR / task.script, self.code_path),
+                    "parameters": list(task.parameters),
+                },
+            }
+            for key, task in remote_tasks.items()
+        ]
+        pipes_client = self._pipes_client(client, writers=len(tasks))
+        pipes_client.run_timeout_seconds = cluster.timeout_seconds
+        if self.compute != "job-cluster":
+            for task in tasks:
+                self._place(task, submit_args)
+            return pipes_client.run_tasks(
+                context=context, tasks=tasks, extras=extras, submit_args=submit_args
+            )
+        for task in tasks:
+            task.update(job_cluster_key=SHARED_CLUSTER_KEY, libraries=self._library())
+        created: list[int] = []
+
+        def launch(enriched: list[dict[str, Any]]) -> int:
+            job = client.jobs.create(
+                name=submit_args["run_name"],
+                job_clusters=[
+                    jobs.JobCluster.from_dict(
+                        {
+                            "job_cluster_key": SHARED_CLUSTER_KEY,
+                            "new_cluster": self._new_cluster(context, cluster),
+                        }
+                    )
+                ],
+                tasks=[jobs.Task.from_dict(task) for task in enriched],
+                timeout_seconds=cluster.timeout_seconds,
+                tags=self._tags(context),
+            )
+            assert job.job_id is not None
+            created.append(job.job_id)
+            started = client.jobs.run_now(
+                job.job_id, idempotency_token=submit_args["idempotency_token"]
+            )
+            return started.bind()["run_id"]
+
+        try:
+            return pipes_client.run_tasks(
+                context=context, tasks=tasks, extras=extras, launch=launch
+            )
+        finally:
+            for job_id in created:
+                client.jobs.delete(job_id)
+
+    def _submit_args(
+        self, context: dg.AssetExecutionContext | dg.OpExecutionContext, timeout_seconds: int
+    ) -> dict[str, Any]:
+        return {
             "run_name": run_name(context, self.code_location),
-            "timeout_seconds": cluster.timeout_seconds,
+            "timeout_seconds": timeout_seconds,
             "idempotency_token": idempotency_token(context),
         }
-        library = [{"pypi": {"package": self.dagster_pipes_requirement}}]
-        if self.compute == "job-cluster":
-            new_cluster = cluster.new_cluster()
-            new_cluster["custom_tags"] = {**new_cluster["custom_tags"], **self._tags(context)}
-            task.update(new_cluster=new_cluster, libraries=library)
-        elif self.compute == "existing-cluster":
-            task.update(existing_cluster_id=self.cluster_id, libraries=library)
+
+    def _library(self) -> list[dict[str, Any]]:
+        return [{"pypi": {"package": self.dagster_pipes_requirement}}]
+
+    def _new_cluster(
+        self, context: dg.AssetExecutionContext | dg.OpExecutionContext, cluster: ClusterProfile
+    ) -> dict[str, Any]:
+        new_cluster = cluster.new_cluster()
+        new_cluster["custom_tags"] = {**new_cluster["custom_tags"], **self._tags(context)}
+        return new_cluster
+
+    def _place(self, task: dict[str, Any], submit_args: dict[str, Any]) -> None:
+        """Put a task on an existing cluster or on serverless compute (not job clusters)."""
+        from databricks.sdk.service import jobs
+
+        if self.compute == "existing-cluster":
+            task.update(existing_cluster_id=self.cluster_id, libraries=self._library())
         elif "notebook_task" not in task:
             # Serverless Python tasks declare their environment; notebooks `%pip install`.
             task["environment_key"] = SERVERLESS_ENVIRONMENT_KEY
@@ -178,14 +316,6 @@ class DatabricksPipes(dg.ConfigurableResource):
                     spec=_environment(self.dagster_pipes_requirement),
                 )
             ]
-        pipes_client = self._pipes_client(client)
-        pipes_client.run_timeout_seconds = cluster.timeout_seconds
-        return pipes_client.run(
-            context=context,
-            task=jobs.SubmitTask.from_dict(task),
-            extras=extras,
-            submit_args=submit_args,
-        )
 
     def _tags(self, context: dg.AssetExecutionContext | dg.OpExecutionContext) -> dict[str, str]:
         # Task tags are dropped upstream (SubmitTask has no `tags`), so cost attribution
@@ -196,7 +326,9 @@ class DatabricksPipes(dg.ConfigurableResource):
             "dagster_run_id": context.run.run_id,
         }
 
-    def _pipes_client(self, client: WorkspaceClient) -> Any:
+    def _pipes_client(self, client: WorkspaceClient, writers: int = 1) -> Any:
+        """The fixed Pipes client for this compute and transport; one message reader per task."""
+        from dagster._core.pipes.utils import PipesCompositeMessageReader
         from dagster_databricks.pipes import (
             PipesDbfsContextInjector,
             PipesDbfsMessageReader,
@@ -210,21 +342,29 @@ class DatabricksPipes(dg.ConfigurableResource):
         )
 
         interval = self.message_interval_seconds
-        if self.compute == "serverless" or self.transport == "volumes":
+        volumes = self.compute == "serverless" or self.transport == "volumes"
+
+        def new_reader() -> Any:
+            if volumes:
+                return PipesUnityCatalogVolumesMessageReader(
+                    client=client,
+                    volume_path=self.volume_path,
+                    interval=interval,
+                    include_stdio_in_messages=self.forward_stdio,
+                )
+            return PipesDbfsMessageReader(
+                client=client, interval=interval, include_stdio_in_messages=self.forward_stdio
+            )
+
+        if volumes:
             injector = PipesUnityCatalogVolumesContextInjector(
                 client=client, volume_path=self.volume_path
             )
-            reader = PipesUnityCatalogVolumesMessageReader(
-                client=client,
-                volume_path=self.volume_path,
-                interval=interval,
-                include_stdio_in_messages=self.forward_stdio,
-            )
         else:
             injector = PipesDbfsContextInjector(client=client)
-            reader = PipesDbfsMessageReader(
-                client=client, interval=interval, include_stdio_in_messages=self.forward_stdio
-            )
+        # Several tasks write at once: each gets its own message destination.
+        readers = [new_reader() for _ in range(writers)]
+        reader = readers[0] if writers == 1 else PipesCompositeMessageReader(readers)
         if self.compute == "serverless":
             return FixedPipesDatabricksServerlessClient(
                 client=client,

@@ -14,12 +14,15 @@ Imported only when a run starts: ``dagster_databricks`` pulls in pyspark (about 
 5. Upstream polls ``runs/get`` at a fixed interval, so a run is noticed as finished up to a
    whole interval late. Fix (an improvement, not a bug): poll rarely while the run works, and
    often once every remote writer has closed its Pipes session, i.e. the run is ending.
+6. A task on a shared job cluster (``job_cluster_key``) raises ``KeyError: 'new_cluster'``
+   (https://github.com/dagster-io/dagster/issues/22021, fixed only for existing clusters).
+   Fix: pass its Pipes bootstrap as parameters, as upstream does on an existing cluster.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dagster import DagsterExecutionInterruptedError
@@ -33,6 +36,8 @@ from dagster_databricks.pipes import (
 )
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service import jobs
+
+from .pipes import DatabricksRunFailed
 
 # How much of the remote error output goes into the step failure.
 ERROR_TAIL_CHARS = 2000
@@ -110,14 +115,16 @@ class _FixedRun(BasePipesDatabricksClient):
         self,
         *,
         context: Any,
-        tasks: Sequence[jobs.SubmitTask],
+        tasks: Sequence[jobs.SubmitTask | dict[str, Any]],
         extras: Mapping[str, Any] | None = None,
         submit_args: Mapping[str, Any] | None = None,
+        launch: Callable[[list[dict[str, Any]]], int] | None = None,
     ) -> PipesClientCompletedInvocation:
-        """Submit ``tasks`` as one run and wait for it; a termination cancels it and re-raises.
+        """Start ``tasks`` as one run and wait for it; a termination cancels it and re-raises.
 
-        The injector and reader are the ones given to the constructor (one reader per task
-        when there are several, see pipes.py).
+        By default the run is a ``runs/submit``; ``launch`` starts it another way (e.g. a
+        one-time job whose tasks share a job cluster) from the enriched task dicts and returns
+        the run id. The injector and reader are the constructor's (one reader per task).
         """
         assert self.context_injector is not None and self.message_reader is not None
         with open_pipes_session(
@@ -126,20 +133,23 @@ class _FixedRun(BasePipesDatabricksClient):
             context_injector=self.context_injector,
             message_reader=self.message_reader,
         ) as session:
-            submitted = [
-                jobs.SubmitTask.from_dict(
-                    self._enrich_submit_task_dict(
-                        context=context,
-                        session=session,
-                        submit_task_dict=task.as_dict(),
-                        writer_index=index,
-                    )
+            enriched = [
+                self._enrich_submit_task_dict(
+                    context=context,
+                    session=session,
+                    submit_task_dict=task if isinstance(task, dict) else task.as_dict(),
+                    writer_index=index,
                 )
                 for index, task in enumerate(tasks)
             ]
-            run_id = self.client.jobs.submit(tasks=submitted, **(submit_args or {})).bind()[
-                "run_id"
-            ]
+            if launch is None:
+                submitted = [jobs.SubmitTask.from_dict(task) for task in enriched]
+                run_id = self.client.jobs.submit(tasks=submitted, **(submit_args or {})).bind()[
+                    "run_id"
+                ]
+            else:
+                run_id = launch(enriched)
+            failure = None
             try:
                 self._wait_for_run(context, run_id, session)
             except DagsterExecutionInterruptedError:  # fix 1: cancel, then fail the step
@@ -148,14 +158,38 @@ class _FixedRun(BasePipesDatabricksClient):
                     self.client.jobs.cancel_run(run_id)
                     self._poll_til_terminating(run_id)
                 raise
-            except DagsterPipesExecutionError:
-                raise
+            except DagsterPipesExecutionError as error:
+                failure = error
             except Exception:  # fix 2: never leave the remote run unobserved
                 self._cancel_after_error(context, run_id)
                 raise
+        if failure is not None:
+            # Raised after the session closed, so what the successful tasks reported was read.
+            reported = session.get_results(implicit_materializations=False)
+            raise DatabricksRunFailed(str(failure), reported) from None
         return PipesClientCompletedInvocation(
             session, metadata=self._extract_dagster_metadata(run_id)
         )
+
+    def _enrich_submit_task_dict(
+        self,
+        context: Any,
+        session: Any,
+        submit_task_dict: dict[str, Any],
+        writer_index: int = 0,
+    ) -> dict[str, Any]:
+        if "job_cluster_key" not in submit_task_dict:
+            return super()._enrich_submit_task_dict(
+                context, session, submit_task_dict, writer_index=writer_index
+            )
+        # Fix 6: upstream's existing-cluster branch passes the bootstrap as parameters, which
+        # is right for a shared job cluster too (one cluster, one bootstrap per task).
+        submit_task_dict["existing_cluster_id"] = submit_task_dict["job_cluster_key"]
+        enriched = super()._enrich_submit_task_dict(
+            context, session, submit_task_dict, writer_index=writer_index
+        )
+        del enriched["existing_cluster_id"]
+        return enriched
 
     def _wait_for_run(self, context: Any, run_id: int, session: Any) -> None:
         """Poll until the run ends; raise with the run's details (fix 3) if it failed."""
