@@ -176,6 +176,27 @@ def main() -> None:
     print(f"API calls of one trivial run: {sum(calls.values())}")
     for route, count in calls.items():
         print(f"  {count:>4}  {route}")
+    plain_calls = sum(local["plain_calls"].values())
+    runner_calls = sum(local["runner_calls"].values())
+    print(
+        f"{'60 s run, end delay: runner vs plain client':<44}"
+        f"{local['runner_end_delay_s']:>9.2f}s{local['plain_end_delay_s']:>9.2f}s"
+        f"{local['runner_end_delay_s'] / local['plain_end_delay_s']:>7.2f}x   (target <= 0.33x)"
+    )
+    print(
+        f"{'60 s run, API calls: runner vs plain client':<44}"
+        f"{runner_calls:>10}{plain_calls:>10}{runner_calls / plain_calls:>7.2f}x   "
+        "(target <= 1x)"
+    )
+    for name in ("plain", "runner"):
+        print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in local[f"{name}_calls"].items()))
+    d = local["cold_start_s"]
+    print(
+        f"{'rollups together vs one by one (D=' + str(d) + ' s)':<44}"
+        f"{local['together_s']:>9.2f}s{local['one_by_one_s']:>9.2f}s"
+        f"{local['together_s'] / local['one_by_one_s']:>7.2f}x   "
+        f"(target: close to 1 D = {d} s, vs {local['rollups']} D)"
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ with the project's own interpreter, from the project root). Prints one JSON obje
 - long_run: one remote run of BENCH_LONG_SECONDS (60) through the project's runner with its
   production defaults vs a plain ``PipesDatabricksClient`` with upstream's defaults: API calls
   by kind, and the delay from the remote process ending to the step ending.
+- shared_cluster: with a fixed cold start D (BENCH_COLD_START, 5 s), the three ``order_rollups``
+  assets materialized together (one run, one job cluster) vs one by one.
 """
 
 import json
@@ -27,7 +29,7 @@ import dagster as dg
 from local_databricks import LocalDatabricks
 
 sys.path.insert(0, "scripts")
-from run_local import call_summary, fast_resources, local_environment
+from run_local import call_summary, fast_resources, local_environment, select_assets
 
 DEFINITIONS = __import__(f"{os.environ['BENCH_PACKAGE']}.definitions", fromlist=["defs"])
 PIPES_MODULE = __import__(f"{os.environ['BENCH_PACKAGE']}.databricks.pipes", fromlist=["x"])
@@ -209,9 +211,7 @@ def bench_long_run(work: Path, seconds: int) -> dict[str, object]:
             context_injector=PipesUnityCatalogVolumesContextInjector(
                 client=client, volume_path=volume
             ),
-            message_reader=PipesUnityCatalogVolumesMessageReader(
-                client=client, volume_path=volume
-            ),
+            message_reader=PipesUnityCatalogVolumesMessageReader(client=client, volume_path=volume),
         )
         task = jobs.SubmitTask.from_dict(
             {
@@ -236,6 +236,31 @@ def bench_long_run(work: Path, seconds: int) -> dict[str, object]:
     return figures
 
 
+def bench_shared_cluster(work: Path, cold_start: float) -> dict[str, object]:
+    """Wall time of the rollups together (one cluster start) vs one by one (one start each)."""
+    rollups = __import__(
+        f"{os.environ['BENCH_PACKAGE']}.defs.examples.order_rollups", fromlist=["ROLLUPS"]
+    ).ROLLUPS
+    definitions = DEFINITIONS.defs()
+    resources = fast_resources(definitions)
+    with LocalDatabricks(root=work / "shared-server") as server:
+        os.environ.update(local_environment(server, work))
+        server.set_cluster_start_seconds(cold_start)
+
+        def materialize(keys: list[str]) -> None:
+            assets = select_assets(definitions, keys)
+            assert dg.materialize(assets, resources=resources, selection=keys).success
+
+        together = timed(lambda: materialize(list(rollups)), 1)[0]
+        one_by_one = sum(timed(lambda key=key: materialize([key]), 1)[0] for key in rollups)
+    return {
+        "cold_start_s": cold_start,
+        "rollups": len(rollups),
+        "together_s": round(together, 2),
+        "one_by_one_s": round(one_by_one, 2),
+    }
+
+
 def main() -> None:
     repeat = int(os.environ.get("BENCH_REPEAT", "5"))
     for name in [n for n in os.environ if n.startswith(("DATABRICKS_", "ARM_"))]:
@@ -245,6 +270,7 @@ def main() -> None:
         figures: dict[str, object] = bench_start(work, repeat)
         figures.update(bench_trivial_run(work, max(3, repeat // 2)))
         figures.update(bench_long_run(work, int(os.environ.get("BENCH_LONG_SECONDS", "60"))))
+        figures.update(bench_shared_cluster(work, float(os.environ.get("BENCH_COLD_START", "5"))))
     print(json.dumps(figures))
 
 
