@@ -8,5 +8,5 @@ from detect_secrets.plugins.base import RegexBasedDetector
 class DatabricksTokenDetector(RegexBasedDetector):
     """Flags Databricks personal access tokens wherever they appear."""
 
-    secret_type = "Databricks personal access token"
+    secret_type = "Databricks personal access token"  # pragma: allowlist secret
     denylist = (re.compile(r"dapi[0-9a-f]{32}"),)

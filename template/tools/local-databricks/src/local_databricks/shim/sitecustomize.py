@@ -59,24 +59,27 @@ def _map(path):
     return path
 
 
+def _as_builtin(wrapper, func):
+    # A staticmethod is callable (3.10+) and, unlike a plain function, does not bind when
+    # stored on a class: Python 3.10's pathlib keeps `open = io.open` on its accessor class.
+    wrapper.__name__ = getattr(func, "__name__", "wrapper")
+    wrapper.__doc__ = getattr(func, "__doc__", None)
+    wrapper.__wrapped__ = func
+    return staticmethod(wrapper)
+
+
 def _wrap_one(func):
     def wrapper(path, *args, **kwargs):
         return func(_map(path), *args, **kwargs)
 
-    wrapper.__name__ = getattr(func, "__name__", "wrapper")
-    wrapper.__doc__ = getattr(func, "__doc__", None)
-    wrapper.__wrapped__ = func
-    return wrapper
+    return _as_builtin(wrapper, func)
 
 
 def _wrap_two(func):
     def wrapper(src, dst, *args, **kwargs):
         return func(_map(src), _map(dst), *args, **kwargs)
 
-    wrapper.__name__ = getattr(func, "__name__", "wrapper")
-    wrapper.__doc__ = getattr(func, "__doc__", None)
-    wrapper.__wrapped__ = func
-    return wrapper
+    return _as_builtin(wrapper, func)
 
 
 def _wrap_optional(func):
@@ -86,10 +89,7 @@ def _wrap_optional(func):
             return func(*args, **kwargs)
         return func(_map(path), *args, **kwargs)
 
-    wrapper.__name__ = getattr(func, "__name__", "wrapper")
-    wrapper.__doc__ = getattr(func, "__doc__", None)
-    wrapper.__wrapped__ = func
-    return wrapper
+    return _as_builtin(wrapper, func)
 
 
 _ONE_PATH = (
