@@ -218,7 +218,7 @@ class _FixedRun(BasePipesDatabricksClient):
             return bool(session.message_handler.received_closed_message)
 
         if closing():
-            time.sleep(self.closing_poll_interval_seconds)
+            time.sleep(min(self.closing_poll_interval_seconds, self.poll_interval_seconds))
             return
         deadline = time.monotonic() + self.poll_interval_seconds
         while time.monotonic() < deadline and not closing():
