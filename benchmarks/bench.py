@@ -54,7 +54,7 @@ def copier_cli(template: Path, dst: Path) -> None:
             "--skip-tasks",
             "--defaults",
             "--data",
-            "project_name=Bench",
+            "project_name=Bench Project",
             str(template),
             str(dst),
         ],
@@ -103,7 +103,7 @@ def bench_local_databricks(work: Path, repeat: int) -> dict:
         [str(project / ".venv" / "bin" / "python"), str(script)],
         cwd=project,
         check=True,
-        env={**env, "BENCH_PACKAGE": "bench", "BENCH_REPEAT": str(repeat)},
+        env={**env, "BENCH_PACKAGE": "bench_project", "BENCH_REPEAT": str(repeat)},
         capture_output=True,
         text=True,
     )
@@ -115,7 +115,7 @@ def bench_load(work: Path, repeat: int) -> tuple[float, float, str]:
     project, env = project_python(work)
     venv_python = str(project / ".venv" / "bin" / "python")
     load = (
-        "import sys; from bench.definitions import defs; defs(); "
+        "import sys; from bench_project.definitions import defs; defs(); "
         "print(','.join(m for m in ('pyspark', 'dagster_databricks', 'databricks.sdk') "
         "if m in sys.modules))"
     )
