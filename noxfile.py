@@ -127,7 +127,8 @@ def demo(session: nox.Session) -> None:
         str(target),
     )
     # The project's own environment, not this session's.
-    project_env = {"VIRTUAL_ENV": None, "UV_PROJECT_ENVIRONMENT": None}
+    # nox points these at its own venv; the project chooses its Python (.python-version).
+    project_env = {"VIRTUAL_ENV": None, "UV_PROJECT_ENVIRONMENT": None, "UV_PYTHON": None}
     with session.chdir(target):
         session.run("python", "scripts/verify.py", external=True, env=project_env)
         session.run(
