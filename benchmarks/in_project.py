@@ -44,19 +44,8 @@ DAGSTER_READER = {name: getattr(pipes_utils, name) for name in FAST_READER}
 DEFINITIONS = __import__(f"{os.environ['BENCH_PACKAGE']}.definitions", fromlist=["defs"])
 PIPES_MODULE = __import__(f"{os.environ['BENCH_PACKAGE']}.databricks.pipes", fromlist=["x"])
 PROJECT_REMOTE_DIR = PIPES_MODULE.REMOTE_DIR  # the benchmarks below swap in their own scripts
-TRIVIAL = """
-import sys
-from dagster_pipes import (PipesCliArgsParamsLoader, PipesEnvVarParamsLoader, open_dagster_pipes,
-    PipesUnityCatalogVolumesContextLoader, PipesUnityCatalogVolumesMessageWriter)
-cli = "--dagster-pipes-context" in sys.argv
-with open_dagster_pipes(
-    context_loader=PipesUnityCatalogVolumesContextLoader(),
-    message_writer=PipesUnityCatalogVolumesMessageWriter(),
-    params_loader=PipesCliArgsParamsLoader() if cli else PipesEnvVarParamsLoader(),
-) as pipes:
-    pipes.report_asset_materialization(metadata={"rows": 1})
-"""
-LONG = """
+# The opening every remote script of the benchmarks shares (volumes transport, any compute).
+OPEN_PIPES = """
 import sys, time
 from dagster_pipes import (PipesCliArgsParamsLoader, PipesEnvVarParamsLoader, open_dagster_pipes,
     PipesUnityCatalogVolumesContextLoader, PipesUnityCatalogVolumesMessageWriter)
@@ -66,7 +55,15 @@ with open_dagster_pipes(
     message_writer=PipesUnityCatalogVolumesMessageWriter(),
     params_loader=PipesCliArgsParamsLoader() if cli else PipesEnvVarParamsLoader(),
 ) as pipes:
-    for second in range(int(pipes.get_extra("seconds"))):
+"""
+TRIVIAL = (
+    OPEN_PIPES
+    + """    pipes.report_asset_materialization(metadata={"rows": 1})
+"""
+)
+LONG = (
+    OPEN_PIPES
+    + """    for second in range(int(pipes.get_extra("seconds"))):
         print(f"working: {second} s", flush=True)
         time.sleep(1)
     pipes.report_asset_materialization(metadata={"seconds": second + 1})
@@ -74,6 +71,7 @@ with open_dagster_pipes(
 with open(end_file, "w") as marker:  # the last thing the process does
     marker.write(repr(time.time()))
 """
+)
 SUBPROCESS_TRIVIAL = """
 from dagster_pipes import open_dagster_pipes
 with open_dagster_pipes() as pipes:
