@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any
 
 from dagster import DagsterExecutionInterruptedError
@@ -144,9 +145,20 @@ class _FixedRun(BasePipesDatabricksClient):
             ]
             if launch is None:
                 submitted = [jobs.SubmitTask.from_dict(task) for task in enriched]
-                run_id = self.client.jobs.submit(tasks=submitted, **(submit_args or {})).bind()[
-                    "run_id"
-                ]
+
+                def submit() -> int:
+                    started = self.client.jobs.submit(tasks=submitted, **(submit_args or {}))
+                    return started.bind()["run_id"]
+
+                try:
+                    run_id = submit()
+                except DagsterExecutionInterruptedError:
+                    # Interrupted mid-submit: the run may exist already. Submitting again with
+                    # the same idempotency token returns it instead of starting another.
+                    if self.forward_termination and (submit_args or {}).get("idempotency_token"):
+                        with suppress(Exception, DagsterExecutionInterruptedError):
+                            self._cancel(context, submit())
+                    raise
             else:
                 run_id = launch(enriched)
             failure = None
@@ -154,9 +166,9 @@ class _FixedRun(BasePipesDatabricksClient):
                 self._wait_for_run(context, run_id, session)
             except DagsterExecutionInterruptedError:  # fix 1: cancel, then fail the step
                 context.log.info(f"[pipes] interrupted: cancelling Databricks run {run_id}")
-                if self.forward_termination:
-                    self.client.jobs.cancel_run(run_id)
-                    self._poll_til_terminating(run_id)
+                if self.forward_termination and self._cancel(context, run_id):
+                    with suppress(DagsterExecutionInterruptedError):
+                        self._poll_til_terminating(run_id)
                 raise
             except DagsterPipesExecutionError as error:
                 failure = error
@@ -229,10 +241,18 @@ class _FixedRun(BasePipesDatabricksClient):
             f"Polling Databricks run {run_id} failed; cancelling the run so it does not keep "
             "running unobserved."
         )
-        try:
-            self.client.jobs.cancel_run(run_id)
-        except Exception as cancel_error:
-            context.log.error(f"Cancelling run {run_id} failed too: {cancel_error}")
+        self._cancel(context, run_id)
+
+    def _cancel(self, context: Any, run_id: int, attempts: int = 3) -> bool:
+        """Cancel the run, retrying: a second interrupt or a transient error may hit the call."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self.client.jobs.cancel_run(run_id)
+                return True
+            except (Exception, DagsterExecutionInterruptedError) as error:
+                context.log.error(f"Cancelling run {run_id} failed (try {attempt}): {error!r}")
+                time.sleep(attempt)
+        return False
 
 
 class FixedPipesDatabricksClient(_FixedRun, PipesDatabricksClient):
