@@ -268,13 +268,7 @@ class RunManager:
             with self.cond:
                 for task in run.tasks:
                     if task.life not in TERMINAL:
-                        self._finish(
-                            task,
-                            "INTERNAL_ERROR",
-                            "FAILED",
-                            f"local-databricks internal error: {exc!r}",
-                            ("INTERNAL_ERROR", "INTERNAL_ERROR"),
-                        )
+                        self._finish_internal_error(task, exc)
         finally:
             for task in run.tasks:
                 if task.process is not None and task.process.poll() is None:
@@ -351,6 +345,16 @@ class RunManager:
         task.user_cancelled_or_timedout = True
         code = _stop_code(result)
         self._finish(task, "TERMINATED", result, run.stop_message or "Run cancelled.", code)
+
+    def _finish_internal_error(self, task: TaskRun, exc: Exception) -> None:
+        """End a task whose run broke inside local-databricks itself, never leaving it hanging."""
+        self._finish(
+            task,
+            "INTERNAL_ERROR",
+            "FAILED",
+            f"local-databricks internal error: {exc!r}",
+            ("INTERNAL_ERROR", "INTERNAL_ERROR"),
+        )
 
     def _finish(
         self,
@@ -436,13 +440,7 @@ class RunManager:
                 task.output.setdefault("error", exc.message)
                 self._finish(task, "TERMINATED", "FAILED", exc.message, code)
         except Exception as exc:
-            self._finish(
-                task,
-                "INTERNAL_ERROR",
-                "FAILED",
-                f"local-databricks internal error: {exc!r}",
-                ("INTERNAL_ERROR", "INTERNAL_ERROR"),
-            )
+            self._finish_internal_error(task, exc)
 
     def _stop_reason(self, run: Run, task: TaskRun) -> tuple[str, str] | None:
         if run.stop_reason is not None:
