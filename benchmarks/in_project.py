@@ -7,9 +7,12 @@ with the project's own interpreter, from the project root). Prints one JSON obje
   local Databricks with the test intervals, vs the same script through Dagster's own
   ``PipesSubprocessClient`` (no Databricks at all).
 - calls: the API calls one trivial run makes, by kind.
-- long_run: one remote run of BENCH_LONG_SECONDS (60) through the project's runner with its
+- long_run: a remote run of BENCH_LONG_SECONDS (60) through the project's runner with its
   production defaults vs a plain ``PipesDatabricksClient`` with upstream's defaults: API calls
-  by kind, and the delay from the remote process ending to the step ending.
+  by kind, and the delay from the remote process ending to the step ending. Both clients poll
+  on timers, so one run's delay depends on where its end falls between two polls: each client
+  runs BENCH_LONG_SAMPLES (3) times, each run PHASE_STEP_SECONDS longer than the one before,
+  with its delay and calls reported (bench.py adds their median, mean and sum).
 - shared_cluster: with a fixed cold start D (BENCH_COLD_START, 5 s), the three ``order_rollups``
   assets materialized together (one run, one job cluster) vs one by one.
 """
@@ -63,15 +66,20 @@ TRIVIAL = (
 )
 LONG = (
     OPEN_PIPES
-    + """    for second in range(int(pipes.get_extra("seconds"))):
+    + """    seconds = float(pipes.get_extra("seconds"))
+    for second in range(int(seconds)):
         print(f"working: {second} s", flush=True)
         time.sleep(1)
-    pipes.report_asset_materialization(metadata={"seconds": second + 1})
+    time.sleep(seconds - int(seconds))
+    pipes.report_asset_materialization(metadata={"seconds": seconds})
     end_file = pipes.get_extra("end_file")
 with open(end_file, "w") as marker:  # the last thing the process does
     marker.write(repr(time.time()))
 """
 )
+# Each long-run sample is this much longer than the one before: where the run's end falls
+# between two polls moves by it (runner: a read every 4 s; plain client: runs/get every 5 s).
+PHASE_STEP_SECONDS = 1.7
 SUBPROCESS_TRIVIAL = """
 from dagster_pipes import open_dagster_pipes
 with open_dagster_pipes() as pipes:
@@ -176,7 +184,7 @@ def bench_trivial_run(work: Path, repeat: int) -> dict[str, object]:
     }
 
 
-def bench_long_run(work: Path, seconds: int) -> dict[str, object]:
+def bench_long_run(work: Path, seconds: int, samples: int) -> dict[str, object]:
     """The runner (production defaults) vs plain PipesDatabricksClient (upstream defaults)."""
     for name, value in DAGSTER_READER.items():  # production: Dagster's own reader waits
         setattr(pipes_utils, name, value)
@@ -193,38 +201,49 @@ def bench_long_run(work: Path, seconds: int) -> dict[str, object]:
     (remote / "long.py").write_text(LONG)
     PIPES_MODULE.REMOTE_DIR = remote
     runner = DEFINITIONS.defs().resources["pipes_databricks"]  # production settings
-    figures: dict[str, object] = {}
+    lengths = [round(seconds + PHASE_STEP_SECONDS * n, 1) for n in range(samples)]
+    figures: dict[str, object] = {"long_run_lengths_s": lengths}
 
     def measure(name: str, run, resources: dict) -> None:
-        end_file = work / f"{name}.end"
-        step_end: dict[str, float] = {}
+        sample: dict[str, object] = {}  # this sample's extras, then the time its step ended
 
         @dg.asset(name=f"long_{name}")
         def long_asset(
             context: dg.AssetExecutionContext, pipes_databricks: PIPES_MODULE.DatabricksPipes
         ) -> dg.MaterializeResult:
-            extras = {"seconds": seconds, "end_file": str(end_file)}
-            result = run(context, pipes_databricks, extras)
-            step_end["t"] = time.time()
+            result = run(context, pipes_databricks, sample["extras"])
+            sample["step_end"] = time.time()
             return result.get_materialize_result()
 
-        server.clear_calls()
-        assert dg.materialize([long_asset], resources=resources).success
-        figures[f"{name}_end_delay_s"] = round(step_end["t"] - float(end_file.read_text()), 2)
-        figures[f"{name}_calls"] = call_summary(server)
+        delays, calls = [], []
+        for length in lengths:
+            end_file = work / f"{name}-{length}.end"
+            sample["extras"] = {"seconds": length, "end_file": str(end_file)}
+            server.clear_calls()
+            assert dg.materialize([long_asset], resources=resources).success
+            delays.append(round(sample["step_end"] - float(end_file.read_text()), 2))
+            calls.append(call_summary(server))
+        figures[f"{name}_end_delays_s"] = delays
+        figures[f"{name}_calls"] = calls
 
     with LocalDatabricks(root=work / "long-server") as server:
         os.environ.update(local_environment(server, work))
         client = WorkspaceClient(host=server.url, token=server.token)
         python_file = PIPES_MODULE.upload_script(client, remote / "long.py", runner.code_path)
         volume = runner.volume_path or "/Volumes/main/bench/pipes"
-        plain = PipesDatabricksClient(
-            client=client,
-            context_injector=PipesUnityCatalogVolumesContextInjector(
-                client=client, volume_path=volume
-            ),
-            message_reader=PipesUnityCatalogVolumesMessageReader(client=client, volume_path=volume),
-        )
+
+        def plain() -> PipesDatabricksClient:
+            # A new client per run, like the runner: a message reader counts chunks across runs.
+            return PipesDatabricksClient(
+                client=client,
+                context_injector=PipesUnityCatalogVolumesContextInjector(
+                    client=client, volume_path=volume
+                ),
+                message_reader=PipesUnityCatalogVolumesMessageReader(
+                    client=client, volume_path=volume
+                ),
+            )
+
         task = jobs.SubmitTask.from_dict(
             {
                 "task_key": "long",
@@ -235,7 +254,7 @@ def bench_long_run(work: Path, seconds: int) -> dict[str, object]:
         resources = {"pipes_databricks": runner}
         measure(
             "plain",
-            lambda context, _, extras: plain.run(context=context, task=task, extras=extras),
+            lambda context, _, extras: plain().run(context=context, task=task, extras=extras),
             resources,
         )
         measure(
@@ -283,7 +302,13 @@ def main() -> None:
         work = Path(tmp)
         figures: dict[str, object] = bench_start(work, repeat)
         figures.update(bench_trivial_run(work, max(3, repeat // 2)))
-        figures.update(bench_long_run(work, int(os.environ.get("BENCH_LONG_SECONDS", "60"))))
+        figures.update(
+            bench_long_run(
+                work,
+                int(os.environ.get("BENCH_LONG_SECONDS", "60")),
+                int(os.environ.get("BENCH_LONG_SAMPLES", "3")),
+            )
+        )
         figures.update(bench_shared_cluster(work, float(os.environ.get("BENCH_COLD_START", "5"))))
     print(json.dumps(figures))
 

@@ -59,14 +59,14 @@ class DatabricksPipes(dg.ConfigurableResource):
     code_path: str = Field(description="Workspace folder the scripts are uploaded to.")
     cluster_id: str = Field(default="", description="All-purpose cluster (existing-cluster).")
     dagster_pipes_requirement: str = Field(description="The dagster-pipes pin for the remote.")
-    # Defaults: about 2 runs/get and 13 Pipes message reads a minute while a run works
-    # (upstream's defaults: 12 and 6); the end is noticed through the Pipes "closed" message,
-    # after which runs/get is polled every second (upstream_fixes.py, fix 5).
+    # Defaults: 2 runs/get and 15 Pipes message reads a minute while a run works (upstream's
+    # defaults: 12 and 5 to 6); the end is noticed through the Pipes "closed" message, after
+    # which runs/get is polled every second (upstream_fixes.py, fixes 5 and 7).
     poll_interval_seconds: float = Field(
         default=30.0, gt=0, description="runs/get interval while the run works."
     )
     message_interval_seconds: float = Field(
-        default=3.0, gt=0, description="Pipes message reads interval (whole seconds count)."
+        default=4.0, gt=0, description="Interval between Pipes message reads."
     )
     forward_stdio: bool = Field(
         default=True,
@@ -331,14 +331,14 @@ class DatabricksPipes(dg.ConfigurableResource):
         from dagster._core.pipes.utils import PipesCompositeMessageReader
         from dagster_databricks.pipes import (
             PipesDbfsContextInjector,
-            PipesDbfsMessageReader,
             PipesUnityCatalogVolumesContextInjector,
-            PipesUnityCatalogVolumesMessageReader,
         )
 
         from .upstream_fixes import (
+            FixedDbfsMessageReader,
             FixedPipesDatabricksClient,
             FixedPipesDatabricksServerlessClient,
+            FixedUnityCatalogVolumesMessageReader,
         )
 
         interval = self.message_interval_seconds
@@ -346,13 +346,13 @@ class DatabricksPipes(dg.ConfigurableResource):
 
         def new_reader() -> Any:
             if volumes:
-                return PipesUnityCatalogVolumesMessageReader(
+                return FixedUnityCatalogVolumesMessageReader(
                     client=client,
                     volume_path=self.volume_path,
                     interval=interval,
                     include_stdio_in_messages=self.forward_stdio,
                 )
-            return PipesDbfsMessageReader(
+            return FixedDbfsMessageReader(
                 client=client, interval=interval, include_stdio_in_messages=self.forward_stdio
             )
 

@@ -13,28 +13,41 @@ Imported only when a run starts: ``dagster_databricks`` pulls in pyspark (about 
    runner puts them in ``new_cluster.custom_tags`` and ``run_name`` instead (see pipes.py).
 5. Upstream polls ``runs/get`` at a fixed interval, so a run is noticed as finished up to a
    whole interval late. Fix (an improvement, not a bug): poll rarely while the run works, and
-   often once every remote writer has closed its Pipes session, i.e. the run is ending.
+   often once every remote writer has closed its Pipes session, i.e. the run is ending; the
+   final ``runs/get`` also gives the run's metadata (upstream fetches the run once more).
 6. A task on a shared job cluster (``job_cluster_key``) raises ``KeyError: 'new_cluster'``
    (https://github.com/dagster-io/dagster/issues/22021, fixed only for existing clusters).
    Fix: pass its Pipes bootstrap as parameters, as upstream does on an existing cluster.
+7. Dagster's threaded message reader sleeps whole seconds between reads (an interval of 3 reads
+   every 4 to 5 s), reads one chunk per sleep, and its threads sleep 1 s before they notice
+   the session closed, which delays every step's end (dagster/_core/pipes/utils.py,
+   ``PipesThreadedMessageReader._messages_thread``). Fix: a reader loop that waits on the
+   session's close event, reads at the exact interval and drains waiting chunks at once.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from threading import Event, Thread
 from typing import Any
 
-from dagster import DagsterExecutionInterruptedError
+import dagster._core.pipes.utils as pipes_utils
+from dagster import DagsterExecutionInterruptedError, UrlMetadataValue
 from dagster._core.errors import DagsterPipesExecutionError
 from dagster._core.pipes.client import PipesClientCompletedInvocation
-from dagster._core.pipes.utils import open_pipes_session
+from dagster._core.pipes.utils import PipesThreadedMessageReader, open_pipes_session
 from dagster_databricks.pipes import (
     BasePipesDatabricksClient,
     PipesDatabricksClient,
     PipesDatabricksServerlessClient,
+    PipesDbfsMessageReader,
+    PipesUnityCatalogVolumesMessageReader,
 )
+from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service import jobs
 
@@ -44,6 +57,8 @@ from .pipes import DatabricksRunFailed
 ERROR_TAIL_CHARS = 2000
 # How often the wait loop looks at the (local) Pipes session between two runs/get calls.
 WAKE_CHECK_SECONDS = 0.1
+# How many polls at ``closing_poll_interval_seconds`` once the remote closed Pipes.
+CLOSING_POLLS = 10
 TERMINAL_STATES = (jobs.RunLifeCycleState.TERMINATED, jobs.RunLifeCycleState.SKIPPED)
 
 
@@ -162,8 +177,9 @@ class _FixedRun(BasePipesDatabricksClient):
             else:
                 run_id = launch(enriched)
             failure = None
+            run = None
             try:
-                self._wait_for_run(context, run_id, session)
+                run = self._wait_for_run(context, run_id, session)
             except DagsterExecutionInterruptedError:  # fix 1: cancel, then fail the step
                 context.log.info(f"[pipes] interrupted: cancelling Databricks run {run_id}")
                 if self.forward_termination and self._cancel(context, run_id):
@@ -179,9 +195,11 @@ class _FixedRun(BasePipesDatabricksClient):
             # Raised after the session closed, so what the successful tasks reported was read.
             reported = session.get_results(implicit_materializations=False)
             raise DatabricksRunFailed(str(failure), reported) from None
-        return PipesClientCompletedInvocation(
-            session, metadata=self._extract_dagster_metadata(run_id)
-        )
+        assert run is not None
+        metadata: dict[str, Any] = {"Databricks Job Run ID": str(run_id)}
+        if run.run_page_url:
+            metadata["Databricks Job Run URL"] = UrlMetadataValue(run.run_page_url)
+        return PipesClientCompletedInvocation(session, metadata=metadata)
 
     def _enrich_submit_task_dict(
         self,
@@ -203,17 +221,21 @@ class _FixedRun(BasePipesDatabricksClient):
         del enriched["existing_cluster_id"]
         return enriched
 
-    def _wait_for_run(self, context: Any, run_id: int, session: Any) -> None:
-        """Poll until the run ends; raise with the run's details (fix 3) if it failed."""
+    def _wait_for_run(self, context: Any, run_id: int, session: Any) -> jobs.Run:
+        """Poll until the run ends and return it; raise with its details (fix 3) if it failed."""
         last_state = None
+        closing_polls = 0
         while True:
-            state = self._get_run_state(run_id)
+            # The first poll waits too: a run just submitted is PENDING, nothing to learn yet.
+            closing_polls = self._sleep_until_next_poll(session, closing_polls)
+            run = self.client.jobs.get_run(run_id)
+            state = run.state or jobs.RunState()
             if state.life_cycle_state != last_state:
                 context.log.info(f"[pipes] Databricks run {run_id} is {state.life_cycle_state}")
                 last_state = state.life_cycle_state
             if state.life_cycle_state in TERMINAL_STATES:
                 if state.result_state == jobs.RunResultState.SUCCESS:
-                    return
+                    return run
                 raise DagsterPipesExecutionError(
                     describe_failed_run(self.client, run_id, self.run_timeout_seconds)
                 )
@@ -221,20 +243,24 @@ class _FixedRun(BasePipesDatabricksClient):
                 raise DagsterPipesExecutionError(
                     describe_failed_run(self.client, run_id, self.run_timeout_seconds)
                 )
-            self._sleep_until_next_poll(session)
 
-    def _sleep_until_next_poll(self, session: Any) -> None:
-        # Fix 5: the remote closes Pipes just before its process exits; from then on poll
-        # often. The check is local (the message reader thread updates the session).
-        def closing() -> bool:
-            return bool(session.message_handler.received_closed_message)
+    def _sleep_until_next_poll(self, session: Any, closing_polls: int) -> int:
+        """Sleep until the next ``runs/get``; return how many fast polls were made (fix 5).
 
-        if closing():
-            time.sleep(min(self.closing_poll_interval_seconds, self.poll_interval_seconds))
-            return
+        The remote closes Pipes just before its process exits, so from then on poll often, a
+        bounded number of times (a real run may stay TERMINATING for a while). The check is
+        local: the message reader thread updates the session.
+        """
+        if _remote_closed(session):
+            if closing_polls < CLOSING_POLLS:
+                time.sleep(min(self.closing_poll_interval_seconds, self.poll_interval_seconds))
+                return closing_polls + 1
+            time.sleep(self.poll_interval_seconds)
+            return closing_polls
         deadline = time.monotonic() + self.poll_interval_seconds
-        while time.monotonic() < deadline and not closing():
+        while time.monotonic() < deadline and not _remote_closed(session):
             time.sleep(WAKE_CHECK_SECONDS)
+        return closing_polls
 
     def _cancel_after_error(self, context: Any, run_id: int) -> None:
         context.log.error(
@@ -253,6 +279,89 @@ class _FixedRun(BasePipesDatabricksClient):
                 context.log.error(f"Cancelling run {run_id} failed (try {attempt}): {error!r}")
                 time.sleep(attempt)
         return False
+
+
+class _PromptMessageReader(PipesThreadedMessageReader):
+    """Fix 7, mixed into a Dagster reader class (kept as is when it has log readers)."""
+
+    @contextmanager
+    def read_messages(self, handler: Any) -> Iterator[Any]:
+        """Read messages in a thread while the session is open; stop promptly when it closes."""
+        if self.log_readers:  # log files to follow as well: keep upstream's loops
+            with super().read_messages(handler) as params:
+                yield params
+            return
+        with self.get_params() as params:
+            session_closed = Event()
+            thread = Thread(
+                target=self._read_until_closed, args=(handler, params, session_closed), daemon=True
+            )
+            thread.start()
+            try:
+                yield params
+            finally:
+                session_closed.set()
+                thread.join(timeout=pipes_utils.THREAD_WAIT_TIMEOUT)
+                if thread.is_alive():
+                    raise DagsterPipesExecutionError("Timed out waiting for the Pipes reader.")
+
+    def _read_until_closed(self, handler: Any, params: Any, session_closed: Event) -> None:
+        cursor, readable, gave_up_at = None, False, None
+        try:
+            # Wait before the first read too: the run is not even submitted yet.
+            session_closed.wait(self.interval)
+            while not handler.received_closed_message:
+                if not readable:
+                    params = {**params, **(self.launched_payload or {})}
+                    readable = self.messages_are_readable(params)
+                result = self.download_messages(cursor, params) if readable else None
+                if result is not None:
+                    cursor, chunk = result
+                    _handle_chunk(handler, chunk)
+                    if session_closed.is_set():
+                        continue  # the run is over: read what is left without waiting
+                elif session_closed.is_set():
+                    # Ended without a "closed" message (cancelled, crashed): late chunks may
+                    # still arrive, so keep reading for a while, as upstream does.
+                    gave_up_at = gave_up_at or (
+                        time.monotonic() + pipes_utils.WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL
+                    )
+                    if time.monotonic() >= gave_up_at:
+                        if not readable:
+                            self._log_unstartable_warning(handler, params)
+                        return
+                    time.sleep(pipes_utils.DEFAULT_SLEEP_INTERVAL)
+                    continue
+                session_closed.wait(self.interval)
+        except BaseException:
+            handler.report_pipes_framework_exception(
+                f"{type(self).__name__} messages thread", sys.exc_info()
+            )
+            raise
+
+
+def _remote_closed(session: Any) -> bool:
+    return bool(session.message_handler.received_closed_message)
+
+
+def _handle_chunk(handler: Any, chunk: str) -> None:
+    for line in chunk.split("\n"):
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if PIPES_PROTOCOL_VERSION_FIELD in message:
+            handler.handle_message(message)
+
+
+class FixedUnityCatalogVolumesMessageReader(
+    _PromptMessageReader, PipesUnityCatalogVolumesMessageReader
+):
+    """``PipesUnityCatalogVolumesMessageReader`` with fix 7."""
+
+
+class FixedDbfsMessageReader(_PromptMessageReader, PipesDbfsMessageReader):
+    """``PipesDbfsMessageReader`` with fix 7."""
 
 
 class FixedPipesDatabricksClient(_FixedRun, PipesDatabricksClient):
