@@ -1,10 +1,13 @@
 """Sessions of the template repository. `uvx nox -s tests` is what CI runs.
 
-- ``tests``: the whole suite (renders, validators, updates, toolchains, local Databricks).
+- ``tests``: the whole suite (renders, validators, updates, toolchains) and the tests of the
+  packages under ``packages/`` (local-databricks), each run once, against the package.
 - ``min_copier``: the static and update tests with the oldest supported Copier.
 - ``demo``: render the defaults into a folder and verify it (``uvx nox -s demo -- DIR``).
 - ``bench``: benchmark figures, as ratios against baselines measured in the same run.
 - ``lint``: ruff on the template repository's own code.
+- ``wheels``: build the packages' wheels into ``dist/``, for teams that publish them to an
+  internal index instead of installing them from this repository.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import nox
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
-LOCAL_DATABRICKS = ROOT / "template" / "tools" / "local-databricks"
+PACKAGES = ROOT / "packages"
+LOCAL_DATABRICKS = PACKAGES / "local-databricks"
 WHEELS = ROOT / ".nox" / "wheels"
 # pyspark (pulled in by dagster-databricks) is published as an sdist only. uv builds it for
 # every new project here (about 15 s and 1.4 GB of cache each time), so the suite builds the
@@ -157,3 +161,12 @@ def lint(session: nox.Session) -> None:
     session.install(ruff())
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def wheels(session: nox.Session) -> None:
+    """Build a wheel of each package under packages/ into dist/ (or the folder given)."""
+    target = Path(session.posargs[0] if session.posargs else ROOT / "dist").resolve()
+    for package in sorted(p for p in PACKAGES.iterdir() if (p / "pyproject.toml").is_file()):
+        session.run("uv", "build", "--wheel", "--out-dir", str(target), str(package), external=True)
+    session.log(f"Wheels in {target}: publish them to your index (see the generated pyproject.toml)")

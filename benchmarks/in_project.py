@@ -31,18 +31,18 @@ from pathlib import Path
 import dagster as dg
 import dagster._core.pipes.utils as pipes_utils
 from local_databricks import LocalDatabricks
-
-sys.path.insert(0, "scripts")
-from run_local import (
+from local_databricks.project import (
     FAST_READER,
+    ProjectSettings,
     call_summary,
     fast_resources,
-    local_environment,
+    project_environment,
     select_assets,
     use_fast_reader,
 )
 
 DAGSTER_READER = {name: getattr(pipes_utils, name) for name in FAST_READER}
+SETTINGS = ProjectSettings.from_pyproject("pyproject.toml")  # run from the project root
 
 DEFINITIONS = __import__(f"{os.environ['BENCH_PACKAGE']}.definitions", fromlist=["defs"])
 PIPES_MODULE = __import__(f"{os.environ['BENCH_PACKAGE']}.databricks.pipes", fromlist=["x"])
@@ -158,7 +158,7 @@ def bench_trivial_run(work: Path, repeat: int) -> dict[str, object]:
         ).get_materialize_result()
 
     with LocalDatabricks(root=work / "server") as server:
-        os.environ.update(local_environment(server, work))
+        os.environ.update(project_environment(server, SETTINGS, work))
         use_fast_reader()  # the test intervals; the long run below restores Dagster's own
 
         def via_databricks() -> None:
@@ -227,7 +227,7 @@ def bench_long_run(work: Path, seconds: int, samples: int) -> dict[str, object]:
         figures[f"{name}_calls"] = calls
 
     with LocalDatabricks(root=work / "long-server") as server:
-        os.environ.update(local_environment(server, work))
+        os.environ.update(project_environment(server, SETTINGS, work))
         client = WorkspaceClient(host=server.url, token=server.token)
         python_file = PIPES_MODULE.upload_script(client, remote / "long.py", runner.code_path)
         volume = runner.volume_path or "/Volumes/main/bench/pipes"
@@ -277,7 +277,7 @@ def bench_shared_cluster(work: Path, cold_start: float) -> dict[str, object]:
     definitions = DEFINITIONS.defs()
     resources = fast_resources(definitions)
     with LocalDatabricks(root=work / "shared-server") as server:
-        os.environ.update(local_environment(server, work))
+        os.environ.update(project_environment(server, SETTINGS, work))
         server.set_cluster_start_seconds(cold_start)
 
         def materialize(keys: list[str]) -> None:

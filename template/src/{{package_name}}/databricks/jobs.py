@@ -12,8 +12,8 @@ critical task failed still ends ``SUCCESS_WITH_FAILURES``. So each asset names t
 needs (:func:`materialize_job_assets`), and the step fails when a task fails that is not
 explicitly allowed to.
 
-Deploying a job from its ``jobs/create`` JSON is here too (:func:`deploy_job`), for local
-Databricks and for teams without a deployment tool.
+Deploying a job from its ``jobs/create`` JSON is here too (:func:`deploy_job`,
+:func:`deploy_jobs`), for local Databricks and for teams without a deployment tool.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 Outcome = Literal["succeeded", "skipped", "failed"]
 SUCCEEDED_STATES = frozenset({"SUCCESS", "SUCCESS_WITH_FAILURES"})
 SKIPPED_STATES = frozenset({"UPSTREAM_FAILED", "UPSTREAM_CANCELED", "EXCLUDED", "DISABLED"})
+# The jobs this project runs with run-now, as ``jobs/create`` JSON (see deploy_jobs).
+JOBS_DIR = Path(__file__).resolve().parents[3] / "databricks" / "jobs"
 FINAL_LIFE_CYCLE_STATES = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
 
 
@@ -240,3 +242,9 @@ def deploy_job(client: WorkspaceClient, definition: Path) -> int:
             content = (source_dir / target.name).read_bytes()
             client.workspace.upload(str(target), content, format=ImportFormat.AUTO, overwrite=True)
     return ensure_job(client, settings)
+
+
+def deploy_jobs(folder: Path = JOBS_DIR) -> list[int]:
+    """Deploy every ``*.job.json`` of ``folder`` to the workspace of the environment."""
+    client = DatabricksWorkspace.from_env().process_config_and_initialize().get_client()
+    return [deploy_job(client, definition) for definition in sorted(folder.glob("*.job.json"))]

@@ -1,0 +1,294 @@
+"""Point a Dagster project at local Databricks: its auth variables, fast Pipes, a local run.
+
+The pytest plugin's fixtures (``local_workspace``) and a project's ``scripts/run_local.py`` use
+this module, so the tests and a local run are wired the same way. A project says how it
+authenticates in its ``pyproject.toml``::
+
+    [tool.local-databricks]
+    auth_method = "pat"          # pat | oauth-m2m | azure-client-secret | profile
+    compute = "job-cluster"      # job-cluster | serverless | existing-cluster
+
+Only the environment differs from production: the project's own code reads the same
+variables it reads against a workspace. Dagster and the Databricks SDK are imported lazily,
+so the server itself stays stdlib-only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .api import LocalDatabricks
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+AUTH_METHODS = ("pat", "oauth-m2m", "azure-client-secret", "profile")
+COMPUTES = ("job-cluster", "serverless", "existing-cluster")
+# Every variable a project's auth may read: cleared before local variables are set.
+CREDENTIAL_PREFIXES = ("DATABRICKS_", "ARM_")
+# What a child process (e.g. a test's Dagster subprocess) needs to wire itself the same way.
+CHILD_VARIABLES = ("LOCAL_DATABRICKS_URL", "LOCAL_DATABRICKS_TOKEN", "LOCAL_DATABRICKS_AUTH_METHOD")
+
+# Local runs finish in seconds: runners poll and read Pipes messages often (production: tens of
+# seconds) and skip stdio forwarding, whose capture threads add seconds to each remote exit.
+# Applied to every resource that has the setting (see fast_resources).
+FAST_SETTINGS: dict[str, Any] = {
+    "poll_interval_seconds": 0.2,
+    "message_interval_seconds": 0.2,
+    "forward_stdio": False,
+}
+# When a run ends without the remote's "closed" message (cancelled, timed out), Dagster's
+# Pipes readers keep reading late messages once a second for 10 s; its reader loop also
+# sleeps 1 s between reads (dagster._core.pipes.utils).
+FAST_READER = {"DEFAULT_SLEEP_INTERVAL": 0.2, "WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL": 1}
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """How a project reaches Databricks: the ``[tool.local-databricks]`` table."""
+
+    auth_method: str = "pat"
+    compute: str = "job-cluster"
+
+    def __post_init__(self) -> None:
+        if self.auth_method not in AUTH_METHODS:
+            raise ValueError(
+                f"[tool.local-databricks] auth_method must be one of {', '.join(AUTH_METHODS)};"
+                f" got {self.auth_method!r}"
+            )
+        if self.compute not in COMPUTES:
+            raise ValueError(
+                f"[tool.local-databricks] compute must be one of {', '.join(COMPUTES)};"
+                f" got {self.compute!r}"
+            )
+
+    @classmethod
+    def from_pyproject(cls, path: str | Path) -> ProjectSettings:
+        """Read ``[tool.local-databricks]`` of ``path`` (defaults where it is absent)."""
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
+            import tomli as tomllib  # type: ignore[no-redef]
+        table = tomllib.loads(Path(path).read_text()).get("tool", {}).get("local-databricks", {})
+        unknown = sorted(set(table) - {"auth_method", "compute"})
+        if unknown:
+            raise ValueError(f"{path}: unknown [tool.local-databricks] keys: {', '.join(unknown)}")
+        return cls(**table)
+
+
+def project_environment(
+    server: LocalDatabricks, settings: ProjectSettings, workdir: Path
+) -> dict[str, str]:
+    """The variables that point ``settings.auth_method`` at ``server`` (as production names
+    them), plus the ``LOCAL_DATABRICKS_*`` variables a child process reads."""
+    method = settings.auth_method
+    if method in ("pat", "oauth-m2m"):
+        env = server.env(method)
+    elif method == "profile":
+        config = workdir / "databrickscfg"
+        config.write_text(f"[local]\nhost = {server.url}\ntoken = {server.token}\n")
+        env = {"DATABRICKS_CONFIG_FILE": str(config), "DATABRICKS_CONFIG_PROFILE": "local"}
+    else:
+        # Entra ID cannot be emulated offline: the ARM_* variables are set as in production and
+        # use_local_auth() lets the SDK authenticate to the server with its token instead.
+        env = {
+            "DATABRICKS_HOST": server.url,
+            "ARM_CLIENT_ID": "local-client",
+            "ARM_CLIENT_SECRET": "local-secret",
+            "ARM_TENANT_ID": "local-tenant",
+        }
+    if settings.compute == "existing-cluster":
+        env["DATABRICKS_CLUSTER_ID"] = server.add_cluster()["cluster_id"]
+    values = (server.url, server.token, method)
+    env.update(zip(CHILD_VARIABLES, values, strict=True))
+    return env
+
+
+def use_local_auth(url: str, token: str, setattr: Callable[..., Any] = setattr) -> None:
+    """Let an ``azure-client-secret`` SDK config for ``url`` authenticate with ``token``.
+
+    The project builds its ``Config`` with the three ARM values as in production; this checks
+    they are all there and swaps them for the server's token. Configs for other hosts and
+    other auth types are untouched. Tests pass ``monkeypatch.setattr`` to undo it.
+    """
+    import databricks.sdk.config as sdk_config
+
+    base = getattr(sdk_config.Config, "_local_databricks_base", sdk_config.Config)
+    entra_fields = ("azure_client_id", "azure_client_secret", "azure_tenant_id")
+
+    class LocalEntraConfig(base):  # type: ignore[misc, valid-type]
+        _local_databricks_base = base
+
+        def __init__(self, **kwargs: Any) -> None:
+            local = str(kwargs.get("host") or "").rstrip("/") == url
+            if local and kwargs.get("auth_type") == "azure-client-secret":
+                missing = [name for name in entra_fields if not kwargs.get(name)]
+                if missing:
+                    raise ValueError(f"azure-client-secret config without {', '.join(missing)}")
+                for name in entra_fields:
+                    kwargs.pop(name)
+                kwargs.update(auth_type="pat", token=token)
+            super().__init__(**kwargs)
+
+    setattr(sdk_config, "Config", LocalEntraConfig)
+
+
+def use_fast_reader(setattr: Callable[..., Any] = setattr) -> None:
+    """Shorten Dagster's Pipes reader waits for local runs (tests pass ``monkeypatch.setattr``)."""
+    import dagster._core.pipes.utils as pipes_utils
+
+    for name, value in FAST_READER.items():
+        setattr(pipes_utils, name, value)
+
+
+def activate(env: Mapping[str, str] | None = None, setattr: Callable[..., Any] = setattr) -> None:
+    """Wire this process for local runs from ``env`` (default: ``os.environ``), as the
+    ``local_workspace`` fixture does: fast readers, and local auth where the method needs it.
+
+    For a child process started by a test: its environment already holds the project's
+    variables and the ``LOCAL_DATABRICKS_*`` ones.
+    """
+    env = os.environ if env is None else env
+    missing = [name for name in CHILD_VARIABLES if name not in env]
+    if missing:
+        raise RuntimeError(f"local Databricks variables missing: {', '.join(missing)}")
+    use_fast_reader(setattr)
+    if env["LOCAL_DATABRICKS_AUTH_METHOD"] == "azure-client-secret":
+        use_local_auth(env["LOCAL_DATABRICKS_URL"], env["LOCAL_DATABRICKS_TOKEN"], setattr)
+
+
+def fast_resources(definitions: dg.Definitions, **overrides: Any) -> dict[str, Any]:
+    """The definitions' resources, each one that polls rebuilt with local-speed settings.
+
+    A resource gets those of ``FAST_SETTINGS`` (then ``overrides``) that are fields of its
+    class; the others are returned as they are.
+    """
+    resources = dict(definitions.resources or {})
+    wanted = {**FAST_SETTINGS, **overrides}
+    for key, resource in resources.items():
+        fields = getattr(type(resource), "model_fields", {})
+        changes = {name: value for name, value in wanted.items() if name in fields}
+        if changes:
+            # A new instance, not model_copy(): Dagster rebuilds resources from their arguments.
+            current = {name: getattr(resource, name) for name in fields}
+            resources[key] = type(resource)(**{**current, **changes})
+    return resources
+
+
+def call_summary(server: LocalDatabricks) -> dict[str, int]:
+    """Count the API calls by method and route (file paths folded)."""
+    counts: collections.Counter[str] = collections.Counter()
+    for call in server.calls():
+        path = re.sub(r"^(/api/2\.\d/fs/(files|directories))/.*", r"\1/...", call["path"])
+        counts[f"{call['method']} {path}"] += 1
+    return dict(sorted(counts.items()))
+
+
+def select_assets(definitions: dg.Definitions, keys: list[str]) -> list[dg.AssetsDefinition]:
+    """The assets definitions among ``keys`` (all when empty), without bound resources."""
+    import dagster as dg
+
+    assets = [a for a in definitions.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    if not keys:
+        return assets
+    wanted = {dg.AssetKey.from_user_string(key) for key in keys}
+    return [a for a in assets if wanted & set(a.keys)]
+
+
+def latest_partition(assets: list[dg.AssetsDefinition]) -> str | None:
+    """The last partition key of the partitioned assets among ``assets`` (None if none)."""
+    keys = {a.partitions_def.get_last_partition_key() for a in assets if a.partitions_def}
+    found = [key for key in keys if key]
+    return max(found) if found else None
+
+
+@contextmanager
+def local_session(
+    settings: ProjectSettings, workdir: Path, **server_options: Any
+) -> Iterator[LocalDatabricks]:
+    """A started server with this process's environment pointed at it (restored after)."""
+    saved = dict(os.environ)
+    with LocalDatabricks(root=workdir / "server", **server_options) as server:
+        for name in [n for n in os.environ if n.startswith(CREDENTIAL_PREFIXES)]:
+            del os.environ[name]
+        os.environ.update(project_environment(server, settings, workdir))
+        try:
+            activate()
+            yield server
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def materialize(
+    definitions: dg.Definitions, keys: list[str] | None = None
+) -> dg.ExecuteInProcessResult:
+    """Materialize ``keys`` (all assets when empty; partitioned ones: their latest partition)."""
+    import dagster as dg
+
+    assets = select_assets(definitions, list(keys or []))
+    return dg.materialize(
+        assets,
+        resources=fast_resources(definitions),
+        partition_key=latest_partition(assets),
+        raise_on_error=False,
+        # INFO keeps the remote logs and state changes, without Dagster's step-by-step DEBUG.
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
+
+
+def report(result: dg.ExecuteInProcessResult, server: LocalDatabricks) -> None:
+    """Print each materialization's metadata, each check result, and the API calls."""
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        print(f"\n{materialization.asset_key.to_user_string()}")
+        for name, value in materialization.metadata.items():
+            print(f"  {name}: {value.value}")
+    for evaluation in result.get_asset_check_evaluations():
+        state = "passed" if evaluation.passed else "FAILED"
+        print(f"\ncheck {evaluation.asset_key.to_user_string()}.{evaluation.check_name}: {state}")
+    calls = call_summary(server)
+    print(f"\nDatabricks API calls: {sum(calls.values())}")
+    for route, count in calls.items():
+        print(f"  {count:>4}  {route}")
+
+
+def run_cli(
+    definitions: Callable[[], dg.Definitions],
+    pyproject: str | Path,
+    setup: Callable[[], object] | None = None,
+    argv: list[str] | None = None,
+) -> int:
+    """``scripts/run_local.py``: materialize assets against a fresh local Databricks.
+
+    ``setup`` runs once the environment points at the server (e.g. deploying the project's
+    jobs, as a team deploys them to a workspace). Returns the process exit code.
+    """
+    parser = argparse.ArgumentParser(
+        description="Materialize this project's assets through local Databricks."
+    )
+    parser.add_argument("assets", nargs="*", help="asset keys (default: all)")
+    args = parser.parse_args(argv)
+    settings = ProjectSettings.from_pyproject(pyproject)
+    with (
+        tempfile.TemporaryDirectory(prefix="local-databricks-") as tmp,
+        local_session(settings, Path(tmp)) as server,
+    ):
+        print(f"local Databricks at {server.url} (auth_method={settings.auth_method})")
+        if setup is not None:
+            setup()
+        result = materialize(definitions(), args.assets)
+        report(result, server)
+    print("\nsucceeded" if result.success else "\nFAILED (see the errors above)")
+    sys.stdout.flush()
+    return 0 if result.success else 1

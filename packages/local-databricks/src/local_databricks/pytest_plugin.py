@@ -1,0 +1,82 @@
+"""pytest plugin (entry point ``local_databricks``): local Databricks fixtures.
+
+- ``local_databricks``: a started server (root under ``tmp_path``, no cluster start delay).
+- ``local_databricks_env``: the server, with ``DATABRICKS_HOST``/``DATABRICKS_TOKEN`` set.
+- ``local_databricks_settings``: the project's ``[tool.local-databricks]`` (``pyproject.toml``
+  next to pytest's rootdir; defaults where there is none).
+- ``local_workspace``: the server, with the project's own auth variables pointed at it
+  (``project.project_environment``), Dagster's Pipes readers shortened and, for
+  ``azure-client-secret``, the SDK authenticating with the server's token.
+
+Imports nothing heavy at import time; the server is only imported when a fixture is used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from .api import LocalDatabricks
+    from .project import ProjectSettings
+
+
+@pytest.fixture
+def local_databricks(tmp_path: Path) -> Iterator[LocalDatabricks]:
+    """A started LocalDatabricks (root under tmp_path, no cluster start delay), stopped after."""
+    from .api import LocalDatabricks
+
+    server = LocalDatabricks(root=tmp_path / "local-databricks", cluster_start_seconds=0.0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _clear_credentials(monkeypatch: pytest.MonkeyPatch, prefixes: tuple[str, ...]) -> None:
+    for name in list(os.environ):
+        if name.startswith(prefixes):
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def local_databricks_env(
+    local_databricks: LocalDatabricks, monkeypatch: pytest.MonkeyPatch
+) -> LocalDatabricks:
+    """`local_databricks`, plus DATABRICKS_HOST/DATABRICKS_TOKEN set (other DATABRICKS_* unset)."""
+    _clear_credentials(monkeypatch, ("DATABRICKS_",))
+    for name, value in local_databricks.env("pat").items():
+        monkeypatch.setenv(name, value)
+    return local_databricks
+
+
+@pytest.fixture(scope="session")
+def local_databricks_settings(pytestconfig: pytest.Config) -> ProjectSettings:
+    """The project's ``[tool.local-databricks]`` settings."""
+    from .project import ProjectSettings
+
+    pyproject = Path(pytestconfig.rootpath) / "pyproject.toml"
+    return ProjectSettings.from_pyproject(pyproject) if pyproject.is_file() else ProjectSettings()
+
+
+@pytest.fixture
+def local_workspace(
+    local_databricks: LocalDatabricks,
+    local_databricks_settings: ProjectSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> LocalDatabricks:
+    """Local Databricks, with the project's auth variables pointing at it (undone after)."""
+    from .project import CREDENTIAL_PREFIXES, activate, project_environment
+
+    _clear_credentials(monkeypatch, CREDENTIAL_PREFIXES)
+    env = project_environment(local_databricks, local_databricks_settings, tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    activate(env, monkeypatch.setattr)
+    return local_databricks

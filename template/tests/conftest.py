@@ -1,0 +1,19 @@
+"""Tests run offline: no Databricks variable from the developer's shell may leak in.
+
+The Databricks tests ask for the ``local_workspace`` fixture of local-databricks' pytest plugin:
+a local stand-in for the Databricks REST API, with this project's auth variables
+(``[tool.local-databricks]`` in pyproject.toml) pointing at it and Pipes readers at local speed.
+"""
+
+import os
+
+import pytest
+
+CREDENTIAL_PREFIXES = ("DATABRICKS_", "ARM_")
+
+
+@pytest.fixture(autouse=True)
+def _no_databricks_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(CREDENTIAL_PREFIXES):
+            monkeypatch.delenv(name)
