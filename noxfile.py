@@ -107,6 +107,7 @@ def min_copier(session: nox.Session) -> None:
         "tests/test_render_static.py",
         "tests/test_validators.py",
         "tests/test_update.py",
+        "tests/test_migrations.py",
         *session.posargs,
     )
 

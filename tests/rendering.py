@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,34 @@ def snapshot_template(dst: Path, tag: str) -> Path:
     git(dst, "add", "--all")
     git(dst, "commit", "--quiet", "--message", f"template {tag}")
     git(dst, "tag", tag)
+    return dst
+
+
+def release_history(dst: Path, releases: list[dict[str, str]], current: str) -> Path:
+    """A template repo with one commit per release (its tree at ``commit``, tagged with its
+    ``version``), then the working tree (uncommitted changes included) tagged ``current``."""
+    dst.mkdir(parents=True)
+    git(dst, "init", "--quiet", "--initial-branch=main")
+    for release in releases:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", release["commit"]],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dst)], input=archive, check=True)
+        git(dst, "add", "--all")
+        git(dst, "commit", "--quiet", "--message", f"release {release['version']}")
+        git(dst, "tag", release["version"])
+        for path in dst.iterdir():
+            if path.name != ".git":
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = snapshot_template(Path(tmp) / "tree", current)
+        shutil.copytree(tree, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
+    git(dst, "add", "--all")
+    git(dst, "commit", "--quiet", "--message", f"release {current}")
+    git(dst, "tag", current)
     return dst
 
 
