@@ -4,6 +4,8 @@ same run (absolute times vary by machine; ratios travel). Run with ``uvx nox -s 
 Figures:
 - render: full template vs a one-file Copier template, both through the Copier CLI from a
   tagged git repository (target: at most 1.3x).
+- size: files and lines of a default render vs a default render of the oldest supported
+  release (releases.yml), which still vendored local-databricks into every project.
 - load: importing and building the generated definitions vs ``import dagster`` (and whether
   pyspark, dagster_databricks or databricks.sdk were imported: they must not be).
 - local Databricks (benchmarks/in_project.py, in the generated project): server start vs a bare
@@ -27,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from pythons import find_python
-from rendering import git, project_env, snapshot_template
+from rendering import ROOT, git, project_env, release_history, snapshot_template
 
 
 def median_seconds(action: Callable[[], object], repeat: int) -> float:
@@ -41,8 +43,9 @@ def median_seconds(action: Callable[[], object], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def copier_cli(template: Path, dst: Path) -> None:
-    """Render ``template`` into a fresh ``dst`` with the Copier CLI, tasks skipped."""
+def copier_cli(template: Path, dst: Path, ref: str | None = None) -> None:
+    """Render ``template`` (at ``ref``: default its latest tag) into a fresh ``dst`` with the
+    Copier CLI, tasks skipped."""
     shutil.rmtree(dst, ignore_errors=True)
     subprocess.run(
         [
@@ -55,6 +58,7 @@ def copier_cli(template: Path, dst: Path) -> None:
             "--defaults",
             "--data",
             "project_name=Bench Project",
+            *(["--vcs-ref", ref] if ref else []),
             str(template),
             str(dst),
         ],
@@ -82,6 +86,22 @@ def bench_render(work: Path, repeat: int) -> tuple[float, float]:
     full_s = median_seconds(lambda: copier_cli(full, work / "out-full"), repeat)
     base_s = median_seconds(lambda: copier_cli(baseline, work / "out-base"), repeat)
     return full_s, base_s
+
+
+def tree_size(project: Path) -> tuple[int, int]:
+    """Files and lines of a rendered project (git metadata left out)."""
+    files = [p for p in project.rglob("*") if p.is_file() and ".git" not in p.parts]
+    return len(files), sum(len(p.read_bytes().splitlines()) for p in files)
+
+
+def bench_size(work: Path) -> tuple[tuple[int, int], tuple[int, int], str]:
+    """Size of the current default render vs the oldest release's, and that release."""
+    import yaml
+
+    oldest = yaml.safe_load((ROOT / "releases.yml").read_text())[0]
+    history = release_history(work / "history", [oldest], "99.0.0")
+    copier_cli(history, work / "out-oldest", ref=oldest["version"])
+    return tree_size(work / "out-full"), tree_size(work / "out-oldest"), oldest["version"]
 
 
 def project_python(work: Path) -> tuple[Path, dict[str, str]]:
@@ -177,6 +197,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
         full_s, base_s = bench_render(work, args.repeat)
+        size, oldest_size, oldest = bench_size(work)
         load_s, dagster_s, heavy = bench_load(work, args.repeat)
         local = bench_local_databricks(work, args.repeat)
     print(f"\nbenchmarks (median of {args.repeat} runs, after a warm-up)")
@@ -184,6 +205,14 @@ def main() -> None:
     print(
         f"{'render: full template vs one-file template':<44}"
         f"{full_s:>9.2f}s{base_s:>9.2f}s{full_s / base_s:>7.2f}x   (target <= 1.3x)"
+    )
+    print(
+        f"{'render size: files, this vs ' + oldest:<44}"
+        f"{size[0]:>10}{oldest_size[0]:>10}{size[0] / oldest_size[0]:>7.2f}x"
+    )
+    print(
+        f"{'render size: lines, this vs ' + oldest:<44}"
+        f"{size[1]:>10}{oldest_size[1]:>10}{size[1] / oldest_size[1]:>7.2f}x"
     )
     print(
         f"{'load: generated definitions vs import dagster':<44}"

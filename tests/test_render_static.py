@@ -21,6 +21,7 @@ MATRIX = pairwise_matrix()
 DATABRICKS_REFERENCE = r"secrets/|(job|task|tasks|run|parent_run|job_parameters|backfill)\."
 JINJA_MARKER = re.compile(rf"\{{\{{(?!{DATABRICKS_REFERENCE})|\{{%|%\}}|\{{#|#\}}")
 TEXT_SUFFIXES = {".py", ".toml", ".yml", ".yaml", ".md", ".txt", ".cfg", ".example", ""}
+MAINTAINED = "Maintained by the template; changes arrive with `copier update`."
 
 
 def text_files(project: Path) -> list[Path]:
@@ -113,3 +114,28 @@ def test_versions_come_from_the_versions_file(matrix_render: tuple[dict[str, Any
     assert f"dagster-pipes=={versions['dagster_pipes_version']}" in deps
     assert f"dagster-databricks=={versions['dagster_databricks_version']}" in deps
     assert versions["databricks_sdk_spec"] in deps
+
+
+def maintained_files(project: Path) -> set[Path]:
+    """The files the generated README's ownership table says the template maintains."""
+    readme = (project / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.endswith("(your edits merged) |")]
+    assert rows, "the README has no rows of template-maintained files"
+    listed: set[Path] = set()
+    package = project / "src" / "sales_analytics"
+    for row in rows:
+        for name in re.findall(r"`([^`]+)`", row.split("|")[1]):
+            matches = set(project.glob(name.replace("{{ package_name }}", "sales_analytics")))
+            assert matches, f"the README lists {name}, which the render does not have"
+            listed |= matches
+    assert package / "databricks" / "pipes.py" in listed
+    return listed
+
+
+def test_template_maintained_modules_say_so(matrix_render: tuple[dict[str, Any], Path]) -> None:
+    _, project = matrix_render
+    maintained = maintained_files(project)
+    for path in project.rglob("*.py"):
+        first_line = path.read_text().removeprefix('"""').split("\n", 1)[0]
+        says_so = first_line == MAINTAINED
+        assert says_so == (path in maintained), f"{path.relative_to(project)}: {first_line}"

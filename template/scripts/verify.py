@@ -1,4 +1,6 @@
-"""Verify the project the way CI does: lock, install, format, lint, load definitions, test.
+"""Maintained by the template; changes arrive with `copier update`.
+
+Verify the project the way CI does: lock, install, format, lint, load definitions, test.
 
 Run it from the project root with any Python 3.10+ and uv on PATH::
 

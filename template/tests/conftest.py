@@ -1,4 +1,6 @@
-"""Tests run offline: no Databricks variable from the developer's shell may leak in.
+"""Maintained by the template; changes arrive with `copier update`.
+
+Tests run offline: no Databricks variable from the developer's shell may leak in.
 
 The Databricks tests ask for the ``local_workspace`` fixture of local-databricks' pytest plugin:
 a local stand-in for the Databricks REST API, with this project's auth variables

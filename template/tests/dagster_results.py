@@ -1,4 +1,7 @@
-"""Reading Dagster results in tests: failure messages and materialization metadata."""
+"""Maintained by the template; changes arrive with `copier update`.
+
+Reading Dagster results in tests: failure messages and materialization metadata.
+"""
 
 import dagster as dg
 

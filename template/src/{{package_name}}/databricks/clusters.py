@@ -1,4 +1,6 @@
-"""Ephemeral job-cluster profiles: data in ``clusters.yml``, validated by a typed model.
+"""Maintained by the template; changes arrive with `copier update`.
+
+Ephemeral job-cluster profiles: data in ``clusters.yml``, validated by a typed model.
 
 A bad profile fails when the definitions load (so ``dg check defs`` catches it), with the
 file, the profile and the field in the message.
