@@ -170,4 +170,4 @@ def wheels(session: nox.Session) -> None:
     target = Path(session.posargs[0] if session.posargs else ROOT / "dist").resolve()
     for package in sorted(p for p in PACKAGES.iterdir() if (p / "pyproject.toml").is_file()):
         session.run("uv", "build", "--wheel", "--out-dir", str(target), str(package), external=True)
-    session.log(f"Wheels in {target}: publish them to your index (see the generated pyproject.toml)")
+    session.log(f"Wheels in {target}: publish them to your index (see a project's pyproject.toml)")

@@ -15,7 +15,15 @@ from test_update import commit_project, update
 
 RELEASES = yaml.safe_load((ROOT / "releases.yml").read_text())
 OLDEST = RELEASES[0]["version"]
-USER_ASSET = '"""Our own asset."""\n\nimport dagster as dg\n\n\n@dg.asset\ndef ours() -> None:\n    """Ours."""\n'
+USER_ASSET = '''"""Our own asset."""
+
+import dagster as dg
+
+
+@dg.asset
+def ours() -> None:
+    """Ours."""
+'''
 RUNBOOK = "\n## Our runbook\n\nPage the data team.\n"
 
 
