@@ -1,21 +1,25 @@
-"""Copier migration: files the new release no longer renders, without losing a user's edit.
+"""Copier migration, after every update: files the project no longer renders, without losing
+a user's edit.
 
-When a template version stops rendering a file, `copier update` deletes it from the project,
-even when the user changed it, and leaves the caches next to it (``__pycache__``). 0.2.0, for
-example, moved the vendored `tools/local-databricks/` into a package of the template repo.
+When a template version, or a changed answer (``copier update --data include_examples=false``),
+stops rendering a file, `copier update` deletes it from the project even when the user changed
+it, and leaves the caches next to it (``__pycache__``). 0.2.0, for example, moved the vendored
+`tools/local-databricks/` into a package of the template repo.
 
-Before the update (STAGE=before) this renders the old and the new version with the project's
-answers into temporary folders. For every file only the old version renders, a copy the user
-changed (it differs from the old render) is saved under the project's git directory. After the
-update (STAGE=after) those copies are put back where they were and listed, so the user decides
-what to do with the edit; the files that went are listed too, and the caches and empty folders
-they leave behind are removed. Copier passes the stage and versions as environment variables
-(STAGE, VERSION_FROM, VERSION_TO); the template clone is the first argument.
+This renders the old version with the old answers and the new version with the new answers
+into temporary folders. For every file only the old render has, the project's last commit
+(Copier updates clean git trees only) tells whether the user had changed it:
+
+- unchanged: it stays deleted, and is listed;
+- changed: it is put back from the last commit and listed as KEPT, so the user decides what
+  to do with the edit.
+
+The caches and empty folders the removed files leave behind go too. Copier passes the versions
+as environment variables (VERSION_FROM, VERSION_TO); the template clone is the first argument.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -45,12 +49,6 @@ def render(template: str, ref: str, answers: dict, dst: Path) -> set[Path]:
     return {path.relative_to(dst) for path in dst.rglob("*") if path.is_file()}
 
 
-def project_answers(project: Path) -> dict:
-    """The answers of the project (Copier's own keys, starting with ``_``, left out)."""
-    answers = yaml.safe_load((project / ANSWERS_FILE).read_text()) or {}
-    return {key: value for key, value in answers.items() if not key.startswith("_")}
-
-
 def remove_caches(folder: Path) -> None:
     """Remove tool caches and build metadata under ``folder`` (never tracked, always rebuilt)."""
     for path in sorted(folder.rglob("*"), reverse=True):
@@ -70,82 +68,58 @@ def prune_empty(project: Path, folders: set[Path]) -> None:
             current = current.parent
 
 
-def record_dir(project: Path) -> Path:
-    """Where the before stage leaves its record for the after stage (inside the git dir)."""
-    git_dir = subprocess.run(
-        ["git", "rev-parse", "--absolute-git-dir"],
-        cwd=project,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return Path(git_dir) / "copier-dropped-files"
+def committed(project: Path, relative: Path | str) -> bytes | None:
+    """The content of ``relative`` in the project's last commit (None if it is not there)."""
+    shown = subprocess.run(
+        ["git", "show", f"HEAD:{Path(relative).as_posix()}"], cwd=project, capture_output=True
+    )
+    return shown.stdout if shown.returncode == 0 else None
 
 
-def before(template: str, project: Path, record: Path) -> None:
-    """Save the user's changed copies of the files the new version no longer renders."""
-    old_ref, new_ref = os.environ["VERSION_FROM"], os.environ.get("VERSION_TO", "HEAD")
-    answers = project_answers(project)
-    shutil.rmtree(record, ignore_errors=True)
-    with tempfile.TemporaryDirectory(prefix="copier-migration-") as tmp:
-        old_dir, new_dir = Path(tmp, "old"), Path(tmp, "new")
-        old_files = render(template, old_ref, answers, old_dir)
-        dropped = sorted(old_files - render(template, new_ref, answers, new_dir))
-        changed = [
-            relative
-            for relative in dropped
-            if (project / relative).is_file()
-            and (project / relative).read_bytes() != (old_dir / relative).read_bytes()
-        ]
-    for relative in changed:
-        copy = record / "kept" / relative
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(project / relative, copy)
-    record.mkdir(parents=True, exist_ok=True)
-    summary = {"from": old_ref, "to": new_ref, "dropped": [str(p) for p in dropped]}
-    summary["changed"] = [str(p) for p in changed]
-    (record / "dropped.json").write_text(json.dumps(summary))
-
-
-def after(project: Path, record: Path) -> None:
-    """Put the user's changed copies back, tidy up, and say what happened."""
-    if not (record / "dropped.json").is_file():
-        return
-    summary = json.loads((record / "dropped.json").read_text())
-    changed = [Path(p) for p in summary["changed"]]
-    for relative in changed:
-        target = project / relative
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(record / "kept" / relative, target)
-    shutil.rmtree(record, ignore_errors=True)
-    removed = [Path(p) for p in summary["dropped"] if Path(p) not in changed]
-    prune_empty(project, {path.parent for path in removed})
-    if removed:
-        print(
-            f"migration: {len(removed)} files the template no longer ships were removed"
-            f" ({summary['from']} -> {summary['to']}):"
-        )
-        for path in removed:
-            print(f"  - {path}")
-    if changed:
-        print(
-            "migration: KEPT these files, which the template no longer ships, because you"
-            " changed them; nothing uses them now. Move your change where it belongs (see"
-            " CHANGELOG.md, 'Upgrading'), then delete them:"
-        )
-        for path in changed:
-            print(f"  ! {path}")
+def answers_of(text: str) -> dict:
+    """Answers of an answers file's text (Copier's own keys, starting with ``_``, left out)."""
+    answers = yaml.safe_load(text) or {}
+    return {key: value for key, value in answers.items() if not key.startswith("_")}
 
 
 def main() -> int:
-    """Run the stage Copier asks for (STAGE=before or after)."""
+    """Keep the user's edits of the files the update dropped; list what went and what stayed."""
     template, project = sys.argv[1], Path.cwd()
-    record = record_dir(project)
-    if os.environ.get("STAGE") == "before":
-        before(template, project, record)
-    else:
-        after(project, record)
+    old_ref, new_ref = os.environ["VERSION_FROM"], os.environ.get("VERSION_TO", "HEAD")
+    old_answers = answers_of((committed(project, ANSWERS_FILE) or b"").decode())
+    new_answers = answers_of((project / ANSWERS_FILE).read_text())
+    removed, kept = [], []
+    with tempfile.TemporaryDirectory(prefix="copier-migration-") as tmp:
+        old_dir, new_dir = Path(tmp, "old"), Path(tmp, "new")
+        dropped = render(template, old_ref, old_answers, old_dir) - render(
+            template, new_ref, new_answers, new_dir
+        )
+        for relative in sorted(dropped):
+            content = committed(project, relative)
+            if content is None:  # the user had removed it already
+                continue
+            if content == (old_dir / relative).read_bytes():
+                (project / relative).unlink(missing_ok=True)
+                removed.append(relative)
+            else:
+                target = project / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+                kept.append(relative)
+    prune_empty(project, {path.parent for path in removed})
+    if removed:
+        print(f"migration: {len(removed)} files are no longer part of the project", end="")
+        print(f" ({old_ref} -> {new_ref}) and were removed:")
+        for path in removed:
+            print(f"  - {path}")
+    if kept:
+        print(
+            "migration: KEPT these files, which the project no longer renders, because you"
+            " changed them; nothing uses them now. Move your change where it belongs (see"
+            " CHANGELOG.md, 'Upgrading'), then delete them:"
+        )
+        for path in kept:
+            print(f"  ! {path}")
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import copier
 import pytest
 import yaml
 from pythons import find_python
@@ -113,3 +114,30 @@ def test_updated_project_from_oldest_release_passes_verify(history: Path, tmp_pa
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     assert "verify: all checks passed" in result.stdout
+
+
+def test_answer_change_that_drops_files_keeps_the_edited_ones(
+    template_repo: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    project = render(template_repo, tmp_path / "project")
+    commit_project(project)
+    examples = next(project.glob("src/*/defs/examples"))
+    edited = examples / "orders_table.py"
+    edited.write_text(edited.read_text() + "# our tweak\n")
+    git(project, "commit", "--quiet", "--all", "--message", "tweak an example")
+    copier.run_update(
+        project,
+        data={"include_examples": False},
+        vcs_ref="99.0.0",
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        skip_tasks=True,
+        quiet=True,
+        conflict="inline",
+    )
+    output = capfd.readouterr().out
+    assert edited.read_text().endswith("# our tweak\n")
+    assert [p.name for p in examples.iterdir() if p.is_file()] == ["orders_table.py"]
+    assert "KEPT" in output and str(edited.relative_to(project)) in output
+    assert not (project / "databricks" / "jobs").exists()
