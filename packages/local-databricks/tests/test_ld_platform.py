@@ -152,9 +152,11 @@ def test_faults_and_keep_alive(local_databricks, w):
         assert response.status == expected
     connection.close()
     # the admin HTTP API drives the same fault store
+    admin = {"Authorization": f"Bearer {local_databricks.admin_token}"}
     requests.post(
         f"{local_databricks.url}/__local-databricks/faults",
         json={"method": "GET", "path_regex": "/clusters/spark-versions$", "status": 502},
+        headers=admin,
         timeout=10,
     )
     assert (
@@ -162,7 +164,9 @@ def test_faults_and_keep_alive(local_databricks, w):
             [
                 f
                 for f in requests.get(
-                    f"{local_databricks.url}/__local-databricks/faults", timeout=10
+                    f"{local_databricks.url}/__local-databricks/faults",
+                    headers=admin,
+                    timeout=10,
                 ).json()["faults"]
                 if f["status"] == 502
             ]
@@ -171,7 +175,9 @@ def test_faults_and_keep_alive(local_databricks, w):
     )
     status, _, _ = raw(local_databricks, "GET", "/api/2.1/clusters/spark-versions")
     assert status == 502
-    requests.post(f"{local_databricks.url}/__local-databricks/faults/clear", timeout=10)
+    requests.post(
+        f"{local_databricks.url}/__local-databricks/faults/clear", headers=admin, timeout=10
+    )
     assert raw(local_databricks, "GET", "/api/2.1/clusters/spark-versions")[0] == 200
     logged = local_databricks.calls()
     assert {"method", "path", "query", "status", "duration_ms"} <= set(logged[0])
@@ -180,21 +186,24 @@ def test_faults_and_keep_alive(local_databricks, w):
 
 def test_admin_http_api_and_reset(local_databricks):
     base = f"{local_databricks.url}/__local-databricks"
-    assert requests.get(f"{base}/health", timeout=10).json()["status"] == "ok"
-    requests.post(f"{base}/secrets", json={"scope": "s", "key": "k", "value": "v"}, timeout=10)
-    requests.post(f"{base}/clusters", json={"cluster_id": "c1"}, timeout=10)
-    requests.post(f"{base}/tokens", json={"pat": "dapi-extra"}, timeout=10)
+    admin = {"Authorization": f"Bearer {local_databricks.admin_token}"}
+    assert requests.get(f"{base}/health", headers=admin, timeout=10).json()["status"] == "ok"
+    requests.post(
+        f"{base}/secrets", json={"scope": "s", "key": "k", "value": "v"}, headers=admin, timeout=10
+    )
+    requests.post(f"{base}/clusters", json={"cluster_id": "c1"}, headers=admin, timeout=10)
+    requests.post(f"{base}/tokens", json={"pat": "dapi-extra"}, headers=admin, timeout=10)
     assert (
         raw(local_databricks, "GET", "/api/2.1/clusters/get?cluster_id=c1", token="dapi-extra")[0]
         == 200
     )
-    assert requests.get(f"{base}/calls", timeout=10).json()["calls"]
-    requests.post(f"{base}/calls/clear", timeout=10)
+    assert requests.get(f"{base}/calls", headers=admin, timeout=10).json()["calls"]
+    requests.post(f"{base}/calls/clear", headers=admin, timeout=10)
     assert local_databricks.calls() == []
-    requests.post(f"{base}/reset", timeout=10)
+    requests.post(f"{base}/reset", headers=admin, timeout=10)
     assert raw(local_databricks, "GET", "/api/2.1/clusters/get?cluster_id=c1")[0] == 400
     assert raw(local_databricks, "GET", "/api/2.0/secrets/list?scope=s")[0] == 404
-    assert requests.get(f"{base}/runs", timeout=10).json() == {"runs": []}
+    assert requests.get(f"{base}/runs", headers=admin, timeout=10).json() == {"runs": []}
 
 
 def test_unknown_endpoint(local_databricks):

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import invalid
-from .routing import Request, Router
-from .util import to_int
+from .routing import Request, Router, check_dict, check_int, check_str, check_str_map
 
 if TYPE_CHECKING:
     from .api import LocalDatabricks
@@ -112,7 +111,7 @@ class Admin:
 
     def get_run(self, run_id: int) -> dict:
         """One run (parent or task run id) as runs/get returns it."""
-        found = self.app.manager.find(int(run_id))
+        found = self.app.manager.find(check_int(run_id, "run_id", required=True))
         if found is None:
             raise invalid(f"Run {run_id} does not exist.")
         run, task = found
@@ -127,7 +126,7 @@ class Admin:
     # ---- HTTP ----------------------------------------------------------------------------------
 
     def register(self, router: Router) -> None:
-        """Expose the actions under /__local-databricks/ (no auth, not logged, no faults)."""
+        """Expose the actions under /__local-databricks/ (admin token, not logged, no faults)."""
         router.add("POST", PREFIX + "faults", self._faults)
         router.add("GET", PREFIX + "faults", lambda req: {"faults": self.app.faults.list()})
         router.add("POST", PREFIX + "faults/clear", lambda req: self.clear_faults() or {})
@@ -137,7 +136,7 @@ class Admin:
         router.add("POST", PREFIX + "tokens", self._tokens)
         router.add("POST", PREFIX + "clusters", self._clusters)
         router.add("POST", PREFIX + "secrets", self._secrets)
-        router.add("POST", PREFIX + "jobs", lambda req: {"job_id": self.create_job(req.json())})
+        router.add("POST", PREFIX + "jobs", self._jobs)
         router.add("GET", PREFIX + "calls", lambda req: {"calls": self.calls()})
         router.add("POST", PREFIX + "calls/clear", lambda req: self.clear_calls() or {})
         router.add("GET", PREFIX + "runs", lambda req: {"runs": self.runs()})
@@ -147,56 +146,57 @@ class Admin:
 
     def _faults(self, req: Request) -> dict:
         body = req.json()
-        path_regex = body.get("path_regex", body.get("path"))
+        path_regex = check_str(body.get("path_regex", body.get("path")), "path_regex")
         if not path_regex:
             raise invalid("path_regex is required.")
         return self.inject_fault(
-            method=body.get("method", "*"),
+            method=req.str_param("method", "*") or "*",
             path_regex=path_regex,
-            status=body.get("status"),
-            times=to_int(body.get("times"), "times", 1),
-            skip=to_int(body.get("skip"), "skip", 0),
-            error_code=body.get("error_code"),
-            message=body.get("message"),
-            headers=body.get("headers"),
-            delay_seconds=float(body.get("delay_seconds") or 0),
+            status=req.int_param("status"),
+            times=req.int_param("times", 1),
+            skip=req.int_param("skip", 0),
+            error_code=req.str_param("error_code"),
+            message=req.str_param("message"),
+            headers=check_str_map(body.get("headers"), "headers"),
+            delay_seconds=req.float_param("delay_seconds", 0.0),
         )
 
     def _run_behaviour(self, req: Request) -> dict:
-        body = req.json()
         self.set_run_behaviour(
-            pending_seconds=body.get("pending_seconds"),
-            result=body.get("result"),
-            times=to_int(body.get("times"), "times", 1),
-            message=body.get("message"),
+            pending_seconds=req.float_param("pending_seconds"),
+            result=req.str_param("result"),
+            times=req.int_param("times", 1),
+            message=req.str_param("message"),
         )
         return {}
 
     def _cluster_start(self, req: Request) -> dict:
-        body = req.json()
-        if body.get("seconds") is None:
-            raise invalid("seconds is required.")
-        self.set_cluster_start_seconds(body["seconds"], body.get("serverless_seconds"))
+        seconds = req.float_param("seconds", required=True)
+        self.set_cluster_start_seconds(seconds, req.float_param("serverless_seconds"))
         return {}
 
     def _tokens(self, req: Request) -> dict:
-        body = req.json()
         self.register_tokens(
-            body.get("pat"),
-            body.get("client_id"),
-            body.get("client_secret"),
-            body.get("expires_in"),
+            req.str_param("pat"),
+            req.str_param("client_id"),
+            req.str_param("client_secret"),
+            req.float_param("expires_in"),
         )
         return {}
 
     def _clusters(self, req: Request) -> dict:
         body = dict(req.json())
-        return self.add_cluster(body.pop("cluster_id", None), **body)
+        cluster_id = check_str(body.pop("cluster_id", None), "cluster_id")
+        return self.add_cluster(cluster_id, **body)
 
     def _secrets(self, req: Request) -> dict:
-        body = req.json()
-        for name in ("scope", "key", "value"):
-            if body.get(name) is None:
-                raise invalid(f"{name} is required.")
-        self.put_secret(body["scope"], body["key"], body["value"])
+        scope = req.str_param("scope", required=True)
+        key = req.str_param("key", required=True)
+        value = check_str(req.json().get("value"), "value")
+        if value is None:
+            raise invalid("value is required.")
+        self.put_secret(scope, key, value)
         return {}
+
+    def _jobs(self, req: Request) -> dict:
+        return {"job_id": self.create_job(check_dict(req.json(), "settings"))}

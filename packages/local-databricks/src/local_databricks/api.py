@@ -22,7 +22,8 @@ from .paths import Storage
 from .routing import Router
 from .runs import RunConfig, RunManager
 from .secrets_api import SecretStore
-from .server import Dispatcher, HttpServer
+from .server import DEFAULT_IDLE_TIMEOUT_SECONDS, Dispatcher, HttpServer
+from .tokens import TokenService
 from .util import WORKSPACE_ID, random_token
 from .workspace import WorkspaceService
 
@@ -45,9 +46,15 @@ class LocalDatabricks:
         oauth_token_ttl_seconds: float = 3600,
         serverless_start_seconds: float | None = None,
         verbose: bool = False,
+        admin_token: str | None = None,
+        idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
     ) -> None:
         self._root_arg = Path(root) if root is not None else None
         self._port_arg = port
+        self._idle_timeout = float(idle_timeout_seconds)
+        if self._idle_timeout <= 0:
+            raise ValueError("idle_timeout_seconds must be positive.")
+        self.admin_token = admin_token or "ldadmin" + secrets.token_hex(16)
         self.token = token or random_token()
         self.client_id = client_id or "local-" + secrets.token_hex(8)
         self.client_secret = client_secret or "dose" + secrets.token_hex(16)
@@ -88,11 +95,18 @@ class LocalDatabricks:
 
         router, admin_router = Router(), Router()
         self.dispatcher = Dispatcher(
-            router, admin_router, self.auth, self.faults, self.call_log, self._verbose
+            router,
+            admin_router,
+            self.auth,
+            self.faults,
+            self.call_log,
+            self._verbose,
+            admin_token=self.admin_token,
+            known_secrets=self._known_secrets,
         )
-        self._server = HttpServer(self.dispatcher, self._port_arg)
+        self._server = HttpServer(self.dispatcher, self._port_arg, self._idle_timeout)
         self._url = f"http://127.0.0.1:{self._server.port}"
-        self.dispatcher.host = self._url
+        self.dispatcher.bind(self._url, self._server.port)
 
         self.files = FileService(self.storage)
         self.workspace = WorkspaceService(self.storage)
@@ -102,7 +116,15 @@ class LocalDatabricks:
         )
         self.jobs = JobService(self.manager, self.behaviours)
         IdentityService(self.auth, self._url).register(router)
-        for service in (self.jobs, self.files, self.workspace, self.clusters, self.secrets):
+        self.tokens = TokenService(self.auth)
+        for service in (
+            self.jobs,
+            self.files,
+            self.workspace,
+            self.clusters,
+            self.secrets,
+            self.tokens,
+        ):
             service.register(router)
         self.admin.register(admin_router)
         self._server.start()
@@ -124,6 +146,9 @@ class LocalDatabricks:
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
 
+    def _known_secrets(self) -> list[str]:
+        return [*self.auth.secret_values(), *self.secrets.secret_values(), self.admin_token]
+
     def _install_credentials(self) -> None:
         self.auth.clear()
         self.auth.add_pat(self.token)
@@ -139,6 +164,7 @@ class LocalDatabricks:
         self.call_log.clear()
         self.clusters.reset()
         self.secrets.reset()
+        self.tokens.reset()
         self._install_credentials()
         for directory in (
             self.storage.dbfs,

@@ -36,14 +36,20 @@ class AuthStore:
     def __init__(self, token_ttl_seconds: float = 3600) -> None:
         self._lock = threading.Lock()
         self.token_ttl_seconds = token_ttl_seconds
-        self._pats: set[str] = set()
+        self._pats: dict[str, float | None] = {}
         self._clients: dict[str, tuple[str, float | None]] = {}
         self._issued: dict[str, _IssuedToken] = {}
 
-    def add_pat(self, token: str) -> None:
-        """Accept `token` as a personal access token."""
+    def add_pat(self, token: str, lifetime_seconds: float | None = None) -> None:
+        """Accept `token` as a personal access token (for `lifetime_seconds`, else forever)."""
+        expires = time.monotonic() + lifetime_seconds if lifetime_seconds else None
         with self._lock:
-            self._pats.add(token)
+            self._pats[token] = expires
+
+    def remove_pat(self, token: str) -> None:
+        """Stop accepting a personal access token."""
+        with self._lock:
+            self._pats.pop(token, None)
 
     def add_client(self, client_id: str, client_secret: str, ttl: float | None = None) -> None:
         """Accept an OAuth M2M client; `ttl` overrides the default token lifetime for it."""
@@ -55,6 +61,11 @@ class AuthStore:
         with self._lock:
             self._pats.clear()
             self._issued.clear()
+
+    def secret_values(self) -> list[str]:
+        """Every credential it knows (PATs, client secrets, issued tokens), for log redaction."""
+        with self._lock:
+            return [*self._pats, *(c[0] for c in self._clients.values()), *self._issued]
 
     def clear(self) -> None:
         """Forget all credentials."""
@@ -109,7 +120,11 @@ class AuthStore:
         token = authorization[7:].strip()
         with self._lock:
             if token in self._pats:
-                return PAT_USER
+                expires = self._pats[token]
+                if expires is None or time.monotonic() < expires:
+                    return PAT_USER
+                del self._pats[token]
+                raise ApiError(401, "UNAUTHENTICATED", "Invalid access token: the token expired.")
             issued = self._issued.get(token)
             if issued is not None:
                 if time.monotonic() < issued.expires_at:

@@ -41,6 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--oauth-token-ttl-seconds", type=float, default=3600, help="lifetime of OAuth tokens"
     )
+    parser.add_argument(
+        "--admin-token",
+        help="bearer token the admin API (/__local-databricks/) requires (default: random)",
+    )
+    parser.add_argument(
+        "--idle-timeout-seconds",
+        type=float,
+        default=30.0,
+        help="drop a connection after this long without a byte from the client",
+    )
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     return parser
 
@@ -59,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         oauth_token_ttl_seconds=args.oauth_token_ttl_seconds,
         serverless_start_seconds=args.serverless_start_seconds,
         verbose=args.verbose,
+        admin_token=args.admin_token,
+        idle_timeout_seconds=args.idle_timeout_seconds,
     )
     stop = threading.Event()
 
@@ -79,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"DATABRICKS_TOKEN={server.token}")
     print(f"DATABRICKS_CLIENT_ID={server.client_id}")
     print(f"DATABRICKS_CLIENT_SECRET={server.client_secret}")
-    print("DATABRICKS_AUTH_TYPE=pat", flush=True)
+    print("DATABRICKS_AUTH_TYPE=pat")
+    print(f"LOCAL_DATABRICKS_ADMIN_TOKEN={server.admin_token}", flush=True)
     try:
         while not stop.wait(0.5):
             pass

@@ -112,14 +112,14 @@ class FileService:
         ctype = req.headers.get("Content-Type", "")
         if ctype.startswith("multipart/form-data"):
             fields = parse_multipart(ctype, req.body)
-            path = fields.get("path", b"").decode()
+            path = form_text(fields, "path")
             data = fields.get("contents", b"")
-            overwrite = to_bool(fields.get("overwrite", b"false").decode())
+            overwrite = to_bool(form_text(fields, "overwrite") or "false", "overwrite")
         else:
             body = req.json()
             path = body.get("path")
             data = b64decode(body.get("contents"), "contents")
-            overwrite = to_bool(body.get("overwrite", False))
+            overwrite = req.bool_param("overwrite")
         if len(data) > ONE_MB:
             raise ApiError(
                 400,
@@ -188,9 +188,9 @@ class FileService:
 
     def dbfs_read(self, req: Request) -> dict:
         """GET dbfs/read: base64 slice; default length 0.5 MB, maximum 1 MB."""
+        offset = req.int_param("offset", 0)
+        length = req.int_param("length", DEFAULT_READ)
         canonical, local = self._dbfs_existing(req.query.get("path"))
-        offset = to_int(req.query.get("offset"), "offset", 0)
-        length = to_int(req.query.get("length"), "length", DEFAULT_READ)
         if offset < 0 or length < 0:
             raise invalid("Offset and length must be non-negative.")
         if length > ONE_MB:
@@ -410,6 +410,14 @@ def _exists(canonical: str) -> ApiError:
 
 def _dir_not_found(canonical: str) -> ApiError:
     return ApiError(404, "NOT_FOUND", f"The directory being accessed is not found: {canonical}.")
+
+
+def form_text(fields: dict[str, bytes], name: str) -> str:
+    """A multipart form field as text; 400 naming the field when it is not UTF-8."""
+    try:
+        return fields.get(name, b"").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise invalid(f"Invalid value for field '{name}': not valid UTF-8.") from exc
 
 
 def parse_multipart(content_type: str, body: bytes) -> dict[str, bytes]:

@@ -9,7 +9,16 @@ import threading
 
 from .errors import ApiError, invalid
 from .faults import BehaviourQueue
-from .routing import Request, Router
+from .routing import (
+    Request,
+    Router,
+    check_dict,
+    check_int,
+    check_list,
+    check_str,
+    check_str_list,
+    check_str_map,
+)
 from .runs import TERMINAL, Run, RunManager, TaskRun
 from .util import now_ms, prune, to_bool, to_int
 
@@ -38,7 +47,9 @@ RUN_IF_VALUES = (
     "ALL_FAILED",
     "AT_LEAST_ONE_FAILED",
 )
-_TASK_KEY_RE = re.compile(r"^[\w\-.]{1,100}$")
+# The service's task_key pattern (`^[\w\-\_]+$`, at most 100 characters). No dots, no slashes:
+# a key is also a directory name under the run's directory.
+_TASK_KEY_RE = re.compile(r"[\w\-]{1,100}", re.ASCII)
 _REF_RE = re.compile(r"\{\{\s*([\w.\-]+)\s*\}\}")
 
 
@@ -91,22 +102,26 @@ class JobService:
             self._numbers[job_id] = self._numbers.get(job_id, 0) + 1
             return self._numbers[job_id]
 
-    def _lookup(self, value) -> tuple[Run, TaskRun | None]:
-        run_id = to_int(value, "run_id")
-        found = self.manager.find(run_id) if run_id is not None else None
+    def _lookup(self, req: Request) -> tuple[Run, TaskRun | None]:
+        run_id = req.int_param("run_id", required=True)
+        found = self.manager.find(run_id)
         if found is None:
-            raise invalid(f"Run {value} does not exist.")
+            raise invalid(f"Run {run_id} does not exist.")
         return found
 
-    def _job(self, value) -> dict:
-        job_id = to_int(value, "job_id")
+    def _job(self, req: Request) -> dict:
+        return self.job_by_id(req.int_param("job_id", required=True))
+
+    def job_by_id(self, job_id: int) -> dict:
+        """The stored job, or 400 "Job N does not exist."."""
         with self._lock:
-            job = self.jobs.get(job_id) if job_id is not None else None
+            job = self.jobs.get(job_id)
         if job is None:
-            raise invalid(f"Job {value} does not exist.")
+            raise invalid(f"Job {job_id} does not exist.")
         return job
 
-    def _idempotent(self, token: str | None) -> int | None:
+    def _idempotent(self, token: object) -> int | None:
+        token = check_str(token, "idempotency_token")
         if not token:
             return None
         if len(token) > 64:
@@ -162,7 +177,8 @@ class JobService:
                     spec=spec,
                     depends_on=[d["task_key"] for d in spec.get("depends_on") or []],
                     run_if=spec.get("run_if") or "ALL_SUCCESS",
-                    timeout_seconds=int(spec.get("timeout_seconds") or 0),
+                    timeout_seconds=check_int(spec.get("timeout_seconds"), "timeout_seconds", 0)
+                    or 0,
                 )
             )
         name = settings.get("run_name") or settings.get("name") or "Untitled"
@@ -174,7 +190,7 @@ class JobService:
             run_type=run_type,
             creator=req.user,
             tasks=tasks,
-            timeout_seconds=int(settings.get("timeout_seconds") or 0),
+            timeout_seconds=check_int(settings.get("timeout_seconds"), "timeout_seconds", 0) or 0,
             behaviour=self.behaviours.next(),
             job_clusters=copy.deepcopy(settings.get("job_clusters") or []),
             environments=copy.deepcopy(settings.get("environments") or []),
@@ -199,14 +215,14 @@ class JobService:
 
     def get_run(self, req: Request) -> dict:
         """GET runs/get (parent or task run id)."""
-        run, task = self._lookup(req.query.get("run_id"))
+        run, task = self._lookup(req)
         if task is not None:
             return self.manager.render_task_run(run, task)
         return self.manager.render(run)
 
     def get_output(self, req: Request) -> dict:
         """GET runs/get-output: needs a task run id unless the run has a single task."""
-        run, task = self._lookup(req.query.get("run_id"))
+        run, task = self._lookup(req)
         if task is None:
             if len(run.tasks) != 1:
                 raise invalid(
@@ -221,13 +237,13 @@ class JobService:
 
     def cancel(self, req: Request) -> dict:
         """POST runs/cancel: asynchronous; a finished run is left alone."""
-        run, _ = self._lookup(req.json().get("run_id"))
+        run, _ = self._lookup(req)
         self.manager.cancel(run)
         return {}
 
     def cancel_all(self, req: Request) -> dict:
         """POST runs/cancel-all {job_id}: cancel the job's active runs."""
-        job = self._job(req.json().get("job_id"))
+        job = self._job(req)
         for run in self.manager.all_runs():
             if run.job_id == job["job_id"] and not run.done():
                 self.manager.cancel(run)
@@ -235,7 +251,7 @@ class JobService:
 
     def delete_run(self, req: Request) -> dict:
         """POST runs/delete: only runs that are not active."""
-        run, _ = self._lookup(req.json().get("run_id"))
+        run, _ = self._lookup(req)
         if not run.done():
             raise ApiError(
                 400, "INVALID_STATE", f"Run {run.run_id} is active and cannot be deleted."
@@ -309,7 +325,7 @@ class JobService:
 
     def get(self, req: Request) -> dict:
         """GET jobs/get."""
-        job = self._job(req.query.get("job_id"))
+        job = self._job(req)
         return prune({**copy.deepcopy(job), "has_more": False})
 
     def list(self, req: Request) -> dict:
@@ -346,16 +362,15 @@ class JobService:
 
     def delete(self, req: Request) -> dict:
         """POST jobs/delete."""
-        job = self._job(req.json().get("job_id"))
+        job = self._job(req)
         with self._lock:
             self.jobs.pop(job["job_id"], None)
         return {}
 
     def reset_job(self, req: Request) -> dict:
         """POST jobs/reset: replace all settings."""
-        body = req.json()
-        job = self._job(body.get("job_id"))
-        settings = copy.deepcopy(body.get("new_settings") or {})
+        job = self._job(req)
+        settings = copy.deepcopy(req.dict_param("new_settings"))
         validate_settings(settings, submit=False)
         settings.setdefault("name", "Untitled")
         settings.setdefault("format", "MULTI_TASK")
@@ -365,18 +380,22 @@ class JobService:
 
     def update_job(self, req: Request) -> dict:
         """POST jobs/update: merge new_settings (tasks/job_clusters by key); fields_to_remove."""
-        body = req.json()
-        job = self._job(body.get("job_id"))
+        job = self._job(req)
         settings = copy.deepcopy(job["settings"])
-        for name, value in (body.get("new_settings") or {}).items():
+        for name, value in copy.deepcopy(req.dict_param("new_settings")).items():
             if name in ("tasks", "job_clusters"):
                 key = "task_key" if name == "tasks" else "job_cluster_key"
                 merged = {item[key]: item for item in settings.get(name) or []}
-                merged.update({item[key]: item for item in value or []})
+                for index, item in enumerate(check_list(value, f"new_settings.{name}")):
+                    item = check_dict(item, f"new_settings.{name}[{index}]")
+                    item_key = check_str(item.get(key), f"new_settings.{name}[{index}].{key}")
+                    if not item_key:
+                        raise invalid(f"new_settings.{name}[{index}].{key} is required.")
+                    merged[item_key] = item
                 settings[name] = list(merged.values())
             else:
                 settings[name] = value
-        for field_name in body.get("fields_to_remove") or []:
+        for field_name in check_str_list(req.body_param("fields_to_remove"), "fields_to_remove"):
             settings.pop(field_name, None)
         validate_settings(settings, submit=False)
         with self._lock:
@@ -386,7 +405,7 @@ class JobService:
     def run_now(self, req: Request) -> dict:
         """POST jobs/run-now: job_parameters, legacy python/notebook params, `only`."""
         body = req.json()
-        job = self._job(body.get("job_id"))
+        job = self._job(req)
         existing = self._idempotent(body.get("idempotency_token"))
         if existing is not None:
             found = self.manager.find(existing)
@@ -394,12 +413,14 @@ class JobService:
             return {"run_id": existing, "number_in_job": number}
         settings = copy.deepcopy(job["settings"])
         defined = {p["name"]: p.get("default", "") for p in settings.get("parameters") or []}
-        given = body.get("job_parameters") or {}
-        legacy = {
-            k: body[k]
-            for k in ("python_params", "notebook_params", "python_named_params", "jar_params")
-            if body.get(k)
-        }
+        given = check_str_map(body.get("job_parameters"), "job_parameters")
+        legacy: dict = {}
+        for name in ("python_params", "jar_params"):
+            if body.get(name):
+                legacy[name] = check_str_list(body[name], name)
+        for name in ("notebook_params", "python_named_params"):
+            if body.get(name):
+                legacy[name] = check_str_map(body[name], name)
         if defined and legacy:
             raise invalid(
                 "Legacy task parameters (python_params, notebook_params, ...) cannot be used "
@@ -412,7 +433,7 @@ class JobService:
             {"name": name, "default": default, "value": str(given.get(name, default))}
             for name, default in defined.items()
         ]
-        only = body.get("only")
+        only = check_str_list(body.get("only"), "only")
         if only:
             keys = {t["task_key"] for t in settings.get("tasks") or []}
             missing = sorted(set(only) - keys)
@@ -433,6 +454,7 @@ class JobService:
 
 def validate_settings(settings: dict, submit: bool) -> None:
     """Reject what the service rejects, and what local-databricks cannot run, with 400s."""
+    _check_shapes(settings)
     if settings.get("git_source"):
         raise invalid(
             "git_source is not supported by local-databricks: upload the files to the workspace, "
@@ -462,10 +484,88 @@ def validate_settings(settings: dict, submit: bool) -> None:
         raise invalid("timeout_seconds must be a non-negative integer.")
 
 
+def _check_shapes(settings: dict) -> None:
+    """400 naming the field for every wrong-typed field local-databricks reads."""
+    check_str(settings.get("name"), "name")
+    check_str(settings.get("run_name"), "run_name")
+    check_int(settings.get("timeout_seconds"), "timeout_seconds")
+    check_int(settings.get("max_concurrent_runs"), "max_concurrent_runs")
+    check_dict(settings.get("queue"), "queue")
+    for index, cluster in enumerate(check_list(settings.get("job_clusters"), "job_clusters")):
+        where = f"job_clusters[{index}]"
+        cluster = check_dict(cluster, where)
+        check_str(cluster.get("job_cluster_key"), f"{where}.job_cluster_key")
+        _check_cluster_spec(cluster.get("new_cluster"), f"{where}.new_cluster")
+    for index, env in enumerate(check_list(settings.get("environments"), "environments")):
+        env = check_dict(env, f"environments[{index}]")
+        check_str(env.get("environment_key"), f"environments[{index}].environment_key")
+        check_dict(env.get("spec"), f"environments[{index}].spec")
+    for index, param in enumerate(check_list(settings.get("parameters"), "parameters")):
+        param = check_dict(param, f"parameters[{index}]")
+        if not check_str(param.get("name"), f"parameters[{index}].name"):
+            raise invalid(f"parameters[{index}].name is required.")
+        default = param.get("default")
+        if default is not None and not isinstance(default, (str, int, float)):
+            raise invalid(f"Invalid value for field 'parameters[{index}].default': a string.")
+    for index, task in enumerate(check_list(settings.get("tasks"), "tasks")):
+        _check_task_shape(check_dict(task, f"tasks[{index}]"), f"tasks[{index}]")
+
+
+def _check_cluster_spec(spec: object, where: str) -> None:
+    if spec is None:
+        return
+    spec = check_dict(spec, where)
+    check_str_map(spec.get("spark_env_vars"), f"{where}.spark_env_vars")
+    check_str_map(spec.get("spark_conf"), f"{where}.spark_conf")
+    check_dict(spec.get("custom_tags"), f"{where}.custom_tags")
+    check_int(spec.get("num_workers"), f"{where}.num_workers")
+    check_str(spec.get("spark_version"), f"{where}.spark_version")
+    check_str(spec.get("node_type_id"), f"{where}.node_type_id")
+    log_conf = check_dict(spec.get("cluster_log_conf"), f"{where}.cluster_log_conf")
+    dbfs = check_dict(log_conf.get("dbfs"), f"{where}.cluster_log_conf.dbfs")
+    check_str(dbfs.get("destination"), f"{where}.cluster_log_conf.dbfs.destination")
+
+
+def _check_task_shape(task: dict, where: str) -> None:
+    check_str(task.get("task_key"), f"{where}.task_key")
+    for name in ("existing_cluster_id", "job_cluster_key", "environment_key", "run_if"):
+        check_str(task.get(name), f"{where}.{name}")
+    check_int(task.get("timeout_seconds"), f"{where}.timeout_seconds")
+    check_int(task.get("max_retries"), f"{where}.max_retries")
+    check_int(task.get("min_retry_interval_millis"), f"{where}.min_retry_interval_millis")
+    _check_cluster_spec(task.get("new_cluster"), f"{where}.new_cluster")
+    for index, dep in enumerate(check_list(task.get("depends_on"), f"{where}.depends_on")):
+        dep = check_dict(dep, f"{where}.depends_on[{index}]")
+        check_str(dep.get("task_key"), f"{where}.depends_on[{index}].task_key")
+    check_list(task.get("libraries"), f"{where}.libraries")
+    python = task.get("spark_python_task")
+    if python is not None:
+        python = check_dict(python, f"{where}.spark_python_task")
+        check_str(python.get("python_file"), f"{where}.spark_python_task.python_file")
+        check_str(python.get("source"), f"{where}.spark_python_task.source")
+        check_str_list(python.get("parameters"), f"{where}.spark_python_task.parameters")
+    notebook = task.get("notebook_task")
+    if notebook is not None:
+        notebook = check_dict(notebook, f"{where}.notebook_task")
+        check_str(notebook.get("notebook_path"), f"{where}.notebook_task.notebook_path")
+        check_str(notebook.get("source"), f"{where}.notebook_task.source")
+        check_str_map(notebook.get("base_parameters"), f"{where}.notebook_task.base_parameters")
+    wheel = task.get("python_wheel_task")
+    if wheel is not None:
+        wheel = check_dict(wheel, f"{where}.python_wheel_task")
+        check_str(wheel.get("package_name"), f"{where}.python_wheel_task.package_name")
+        check_str(wheel.get("entry_point"), f"{where}.python_wheel_task.entry_point")
+        check_str_list(wheel.get("parameters"), f"{where}.python_wheel_task.parameters")
+        check_str_map(wheel.get("named_parameters"), f"{where}.python_wheel_task.named_parameters")
+
+
 def _validate_task(task: dict, keys: set[str], job_clusters: set, environments: set) -> None:
     key = task.get("task_key")
-    if not isinstance(key, str) or not _TASK_KEY_RE.match(key):
-        raise invalid(f"Invalid task_key {key!r}: use 1-100 letters, digits, '-', '_' and '.'.")
+    if not isinstance(key, str) or not _TASK_KEY_RE.fullmatch(key):
+        raise invalid(
+            f"Invalid task_key {key!r}: a task key must match the pattern ^[\\w\\-\\_]+$ and be "
+            "at most 100 characters long."
+        )
     if key in keys:
         raise invalid(f"Task key {key} is used by more than one task.")
     keys.add(key)
@@ -489,6 +589,10 @@ def _validate_task(task: dict, keys: set[str], job_clusters: set, environments: 
     for name in required:
         if not spec.get(name):
             raise invalid(f"Task {key}: {kind}.{name} is required.")
+    for name in ("python_file", "notebook_path"):
+        path = spec.get(name)
+        if isinstance(path, str) and ".." in path.replace("\\", "/").split("/"):
+            raise invalid(f"Task {key}: invalid {kind}.{name} {path!r}: '..' is not allowed.")
     compute = [c for c in ("new_cluster", "existing_cluster_id", "job_cluster_key") if task.get(c)]
     if len(compute) > 1:
         raise invalid(f"Task {key}: only one of {', '.join(compute)} may be set.")

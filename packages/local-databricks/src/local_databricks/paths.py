@@ -40,6 +40,8 @@ class Storage:
 
     def volume_local(self, path: str) -> tuple[str, Path]:
         """Map a `/Volumes/<catalog>/<schema>/<volume>/...` path to (canonical, local path)."""
+        if not isinstance(path, str) or not path:
+            raise invalid("Path must be a non-empty string.")
         canonical = _normalize(path, path) if path.startswith("/") else path
         if not _VOLUME_RE.match(canonical):
             raise invalid(
@@ -80,6 +82,8 @@ class Storage:
 
 
 def _normalize(path: str, original: str) -> str:
+    if any(ord(ch) < 0x20 for ch in path):
+        raise invalid(f"Invalid path {original!r}: it contains a NUL byte or a control character.")
     normalized = posixpath.normpath(path)
     if normalized.startswith("//"):
         normalized = "/" + normalized.lstrip("/")

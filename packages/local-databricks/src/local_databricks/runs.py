@@ -484,7 +484,11 @@ class RunManager:
         if behaviour.result == "FAILED":
             raise TaskSetupError(behaviour.message or WORKLOAD_FAILED)
 
-        workdir = self.storage.runs / str(run.run_id) / task.key
+        run_dir = (self.storage.runs / str(run.run_id)).resolve()
+        workdir = (run_dir / task.key).resolve()
+        if workdir.parent != run_dir:
+            # task keys are validated on submit; this keeps a bad key from ever leaving run_dir
+            raise TaskSetupError(f"Invalid task_key {task.key!r}.", internal=True)
         task.workdir = workdir
         command = prepare_command(self, run, task, workdir)
         env = task_env(

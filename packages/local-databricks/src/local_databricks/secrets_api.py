@@ -6,7 +6,7 @@ import re
 import threading
 
 from .errors import already_exists, does_not_exist, invalid
-from .routing import Request, Router
+from .routing import Request, Router, check_str
 from .util import b64decode, b64encode, now_ms
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
@@ -44,13 +44,24 @@ class SecretStore:
         with self._lock:
             self._scopes.setdefault(scope, {})[key] = (data, now_ms())
 
+    def secret_values(self) -> list[str]:
+        """Every stored secret value (text and base64), for log redaction."""
+        with self._lock:
+            entries = [data for scope in self._scopes.values() for data, _ in scope.values()]
+        values = []
+        for data in entries:
+            values.append(b64encode(data))
+            values.append(data.decode("utf-8", errors="replace"))
+        return values
+
     def resolve(self, scope: str, key: str) -> str | None:
         """The secret's text, or None when the scope or key does not exist."""
         with self._lock:
             found = self._scopes.get(scope, {}).get(key)
         return found[0].decode("utf-8", errors="replace") if found else None
 
-    def _scope(self, name) -> dict[str, tuple[bytes, int]]:
+    def _scope(self, name: object) -> dict[str, tuple[bytes, int]]:
+        name = check_str(name, "scope", required=True)
         scope = self._scopes.get(name)
         if scope is None:
             raise does_not_exist(f"Scope {name} does not exist!")
@@ -76,7 +87,7 @@ class SecretStore:
 
     def delete_scope(self, req: Request) -> dict:
         """POST secrets/scopes/delete."""
-        name = req.json().get("scope")
+        name = req.str_param("scope", required=True)
         with self._lock:
             self._scope(name)
             del self._scopes[name]
@@ -85,14 +96,14 @@ class SecretStore:
     def put(self, req: Request) -> dict:
         """POST secrets/put with string_value or base64 bytes_value."""
         body = req.json()
-        scope, key = body.get("scope"), body.get("key")
+        scope, key = req.str_param("scope", required=True), req.str_param("key")
         _check_name(key, "key")
         if "string_value" in body and "bytes_value" in body:
             raise invalid("Only one of string_value or bytes_value can be specified.")
         if "bytes_value" in body:
-            data = b64decode(body.get("bytes_value"), "bytes_value")
+            data = b64decode(req.str_param("bytes_value"), "bytes_value")
         else:
-            data = str(body.get("string_value", "")).encode("utf-8")
+            data = (req.str_param("string_value") or "").encode("utf-8")
         with self._lock:
             self._scope(scope)[key] = (data, now_ms())
         return {}
@@ -116,8 +127,7 @@ class SecretStore:
 
     def delete(self, req: Request) -> dict:
         """POST secrets/delete."""
-        body = req.json()
-        scope, key = body.get("scope"), body.get("key")
+        scope, key = req.str_param("scope", required=True), req.str_param("key", required=True)
         with self._lock:
             entries = self._scope(scope)
             if key not in entries:

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from .errors import invalid
+from .routing import check_bool, check_int
 
 # The workspace id the emulator claims to be (x-databricks-org-id, run page URLs, host metadata).
 WORKSPACE_ID = "1234567890123456"
@@ -42,6 +43,8 @@ def b64decode(data: str | None, field: str) -> bytes:
     """Decode a base64 request field, answering INVALID_PARAMETER_VALUE on garbage."""
     if not data:
         return b""
+    if not isinstance(data, str):
+        raise invalid(f"Invalid value for field '{field}': expected a base64 string.")
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -58,20 +61,11 @@ def random_token() -> str:
     return "dapi" + secrets.token_hex(16)
 
 
-def to_bool(value: Any) -> bool:
-    """Interpret a JSON or query-string boolean (`true`/`false`, 1/0)."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes")
-    return bool(value)
+def to_bool(value: Any, field: str = "value") -> bool:
+    """Interpret a JSON or query-string boolean (`true`/`false`, 1/0); 400 on anything else."""
+    return check_bool(value, field)
 
 
 def to_int(value: Any, field: str, default: int | None = None) -> int | None:
     """Parse an integer parameter, answering INVALID_PARAMETER_VALUE when it is not one."""
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        raise invalid(f"Invalid value for '{field}': expected an integer.")
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise invalid(f"Invalid value for '{field}': expected an integer, got {value!r}.") from exc
+    return check_int(value, field, default)

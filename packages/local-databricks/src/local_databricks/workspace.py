@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .auth import PAT_USER
 from .errors import ApiError, already_exists, does_not_exist, invalid
-from .files import parse_multipart, write_atomic
+from .files import form_text, parse_multipart, write_atomic
 from .paths import Storage
 from .routing import Request, Response, Router
 from .util import b64decode, b64encode, now_ms, to_bool
@@ -96,18 +96,17 @@ class WorkspaceService:
         ctype = req.headers.get("Content-Type", "")
         if ctype.startswith("multipart/form-data"):
             fields = parse_multipart(ctype, req.body)
-            path = fields.get("path", b"").decode()
+            path = form_text(fields, "path")
             content = fields.get("content", b"")
-            fmt = fields.get("format", b"").decode() or "SOURCE"
-            language = fields.get("language", b"").decode() or None
-            overwrite = to_bool(fields.get("overwrite", b"false").decode())
+            fmt = form_text(fields, "format") or "SOURCE"
+            language = form_text(fields, "language") or None
+            overwrite = to_bool(form_text(fields, "overwrite") or "false", "overwrite")
         else:
-            body = req.json()
-            path = body.get("path")
-            content = b64decode(body.get("content"), "content")
-            fmt = body.get("format") or "SOURCE"
-            language = body.get("language")
-            overwrite = to_bool(body.get("overwrite", False))
+            path = req.str_param("path")
+            content = b64decode(req.str_param("content"), "content")
+            fmt = req.str_param("format") or "SOURCE"
+            language = req.str_param("language")
+            overwrite = req.bool_param("overwrite")
         self.write(path, content, fmt, language, overwrite)
         return {}
 
@@ -214,7 +213,7 @@ class WorkspaceService:
         if local.is_dir():
             if local == self.storage.workspace:
                 raise invalid("Cannot delete the workspace root.")
-            if any(local.iterdir()) and not to_bool(body.get("recursive", False)):
+            if any(local.iterdir()) and not req.bool_param("recursive"):
                 raise ApiError(400, "DIRECTORY_NOT_EMPTY", f"Folder ({canonical}) is not empty.")
             shutil.rmtree(local)
         else:
