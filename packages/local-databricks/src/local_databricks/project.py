@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +54,14 @@ FAST_SETTINGS: dict[str, Any] = {
 FAST_READER = {"DEFAULT_SLEEP_INTERVAL": 0.2, "WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL": 1}
 
 
+def _load_toml(path: str | Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
+        import tomli as tomllib  # type: ignore[no-redef]
+    return tomllib.loads(Path(path).read_text())
+
+
 @dataclass(frozen=True)
 class ProjectSettings:
     """How a project reaches Databricks: the ``[tool.local-databricks]`` table."""
@@ -75,11 +84,7 @@ class ProjectSettings:
     @classmethod
     def from_pyproject(cls, path: str | Path) -> ProjectSettings:
         """Read ``[tool.local-databricks]`` of ``path`` (defaults where it is absent)."""
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
-            import tomli as tomllib  # type: ignore[no-redef]
-        table = tomllib.loads(Path(path).read_text()).get("tool", {}).get("local-databricks", {})
+        table = _load_toml(path).get("tool", {}).get("local-databricks", {})
         unknown = sorted(set(table) - {"auth_method", "compute"})
         if unknown:
             raise ValueError(f"{path}: unknown [tool.local-databricks] keys: {', '.join(unknown)}")
@@ -247,16 +252,88 @@ def materialize(
     )
 
 
+# Metadata the summary shows on lines of their own; the rest follows as "key: value".
+ROW_KEYS = ("dagster/row_count", "row_count", "rows")
+TABLE_KEYS = ("dagster/table_name", "table")
+RUN_KEYS = ("Databricks Job Run URL", "Databricks Run URL")
+
+
+def step_seconds(result: dg.ExecuteInProcessResult) -> dict[str, float]:
+    """How long each successful step of ``result`` took (Dagster records it on success)."""
+    return {
+        event.step_key: event.event_specific_data.duration_ms / 1000
+        for event in result.all_events
+        if event.is_step_success and event.step_key and event.event_specific_data
+    }
+
+
+def apply_warning_filters(pyproject: str | Path) -> None:
+    """Show the local run the warnings the tests show: the project's pytest
+    ``filterwarnings`` (``action:message:category:module``), applied to this process."""
+    import importlib
+
+    table = _load_toml(pyproject).get("tool", {}).get("pytest", {}).get("ini_options", {})
+    for spec in table.get("filterwarnings", []):
+        action, message, category, module = (spec.split(":", 4) + ["", "", ""])[:4]
+        category_class: type[Warning] = Warning
+        if category:
+            module_name, _, name = category.rpartition(".")
+            category_class = getattr(importlib.import_module(module_name or "builtins"), name)
+        warnings.filterwarnings(action, re.escape(message), category_class, module)  # type: ignore[arg-type]
+
+
+def describe_value(value: Any) -> str:
+    """A metadata value for people: a table schema as its columns, anything else as text."""
+    columns = getattr(value, "columns", None)
+    if columns is not None:
+        return ", ".join(f"{column.name} {column.type}" for column in columns)
+    return str(value)
+
+
+def asset_summary(materialization: Any, seconds: float | None, checks: list[str]) -> list[str]:
+    """The lines of one materialized asset: rows, table, columns, checks, run, the rest."""
+    metadata = {name: value.value for name, value in materialization.metadata.items()}
+    took = f" in {seconds:.1f} s" if seconds is not None else ""
+    lines = [f"{materialization.asset_key.to_user_string()}: materialized{took}"]
+    # The run id is part of the run's URL, shown above.
+    shown = {"dagster/column_schema", "Databricks Job Run ID", *ROW_KEYS, *TABLE_KEYS, *RUN_KEYS}
+    for label, keys in (("rows", ROW_KEYS), ("table", TABLE_KEYS), ("run", RUN_KEYS)):
+        found = next((metadata[key] for key in keys if key in metadata), None)
+        if found is not None:
+            lines.append(f"  {label}: {found}")
+    if "dagster/column_schema" in metadata:
+        lines.append(f"  columns: {describe_value(metadata['dagster/column_schema'])}")
+    if checks:
+        lines.append(f"  checks: {', '.join(checks)}")
+    for name, value in metadata.items():
+        if name not in shown:
+            text = describe_value(value)
+            if "\n" in text:  # a Markdown table or report: the Dagster UI renders it
+                text = f"({len(text.splitlines())} lines of text, shown in the Dagster UI)"
+            lines.append(f"  {name}: {text[:117] + '...' if len(text) > 120 else text}")
+    return lines
+
+
 def report(result: dg.ExecuteInProcessResult, server: LocalDatabricks) -> None:
-    """Print each materialization's metadata, each check result, and the API calls."""
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        print(f"\n{materialization.asset_key.to_user_string()}")
-        for name, value in materialization.metadata.items():
-            print(f"  {name}: {value.value}")
+    """Print one summary per asset (status, rows, table, columns, checks, duration), the
+    failed steps with their error, then the Databricks API calls by kind."""
+    seconds = step_seconds(result)
+    checks: dict[Any, list[str]] = collections.defaultdict(list)
     for evaluation in result.get_asset_check_evaluations():
         state = "passed" if evaluation.passed else "FAILED"
-        print(f"\ncheck {evaluation.asset_key.to_user_string()}.{evaluation.check_name}: {state}")
+        checks[evaluation.asset_key].append(f"{evaluation.check_name} {state}")
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        lines = asset_summary(
+            materialization,
+            seconds.get(event.step_key or ""),
+            checks.get(materialization.asset_key, []),
+        )
+        print("\n" + "\n".join(lines))
+    for failure in result.get_step_failure_events():
+        error = failure.step_failure_data.error
+        message = error.message.strip().splitlines()[0] if error else "(no error message)"
+        print(f"\nstep {failure.step_key}: FAILED: {message}")
     calls = call_summary(server)
     print(f"\nDatabricks API calls: {sum(calls.values())}")
     for route, count in calls.items():
@@ -280,6 +357,7 @@ def run_cli(
     parser.add_argument("assets", nargs="*", help="asset keys (default: all)")
     args = parser.parse_args(argv)
     settings = ProjectSettings.from_pyproject(pyproject)
+    apply_warning_filters(pyproject)
     with (
         tempfile.TemporaryDirectory(prefix="local-databricks-") as tmp,
         local_session(settings, Path(tmp)) as server,
