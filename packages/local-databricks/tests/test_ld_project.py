@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from databricks.sdk import WorkspaceClient
+
 from local_databricks import project
 
 

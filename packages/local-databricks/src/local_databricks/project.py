@@ -274,7 +274,7 @@ def apply_warning_filters(pyproject: str | Path) -> None:
 
     table = _load_toml(pyproject).get("tool", {}).get("pytest", {}).get("ini_options", {})
     for spec in table.get("filterwarnings", []):
-        action, message, category, module = (spec.split(":", 4) + ["", "", ""])[:4]
+        action, message, category, module = [*spec.split(":", 4), "", "", ""][:4]
         category_class: type[Warning] = Warning
         if category:
             module_name, _, name = category.rpartition(".")
