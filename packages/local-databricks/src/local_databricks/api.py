@@ -24,6 +24,7 @@ from .runs import RunConfig, RunManager
 from .secrets_api import SecretStore
 from .server import DEFAULT_IDLE_TIMEOUT_SECONDS, Dispatcher, HttpServer
 from .tokens import TokenService
+from .unity_catalog import UnityCatalog
 from .util import WORKSPACE_ID, random_token
 from .workspace import WorkspaceService
 
@@ -48,6 +49,8 @@ class LocalDatabricks:
         verbose: bool = False,
         admin_token: str | None = None,
         idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
+        require_volumes: bool = False,
+        volumes: list[str] | tuple[str, ...] = (),
     ) -> None:
         self._root_arg = Path(root) if root is not None else None
         self._port_arg = port
@@ -62,7 +65,13 @@ class LocalDatabricks:
             python=python or sys.executable,
             cluster_start_seconds=float(cluster_start_seconds),
             serverless_start_seconds=serverless_start_seconds,
+            require_volumes=bool(require_volumes),
         )
+        self.require_volumes = bool(require_volumes)
+        self._volumes = [str(v) for v in volumes]
+        for path in self._volumes:
+            _check_volume_path(path)
+        self.unity_catalog: UnityCatalog | None = None
         self.auth = AuthStore(oauth_token_ttl_seconds)
         self.faults = FaultStore()
         self.behaviours = BehaviourQueue()
@@ -108,7 +117,10 @@ class LocalDatabricks:
         self._url = f"http://127.0.0.1:{self._server.port}"
         self.dispatcher.bind(self._url, self._server.port)
 
-        self.files = FileService(self.storage)
+        self.unity_catalog = UnityCatalog(self.storage, self.require_volumes)
+        for path in self._volumes:
+            self.unity_catalog.create_volume(path)
+        self.files = FileService(self.storage, self.unity_catalog.check_volume_path)
         self.workspace = WorkspaceService(self.storage)
         self.workspace.reset([PAT_USER, self.client_id])
         self.manager = RunManager(
@@ -124,6 +136,7 @@ class LocalDatabricks:
             self.clusters,
             self.secrets,
             self.tokens,
+            self.unity_catalog,
         ):
             service.register(router)
         self.admin.register(admin_router)
@@ -155,7 +168,10 @@ class LocalDatabricks:
         self.auth.add_client(self.client_id, self.client_secret)
 
     def reset(self) -> None:
-        """Back to a fresh workspace: no runs, jobs, files, faults, calls, clusters or secrets."""
+        """Back to a fresh workspace: no runs, jobs, files, faults, calls, clusters or secrets.
+
+        Only the volumes given as `volumes=` exist again afterwards (empty).
+        """
         self.manager.clear()
         self.jobs.reset()
         self.files.reset()
@@ -176,6 +192,10 @@ class LocalDatabricks:
             shutil.rmtree(directory, ignore_errors=True)
         self.storage.create()
         self.workspace.reset([PAT_USER, self.client_id])
+        assert self.unity_catalog is not None
+        self.unity_catalog.reset()
+        for path in self._volumes:
+            self.unity_catalog.create_volume(path)
 
     # ---- properties ----------------------------------------------------------------------------
 
@@ -286,3 +306,20 @@ class LocalDatabricks:
     def create_job(self, settings: dict) -> int:
         """Create a job from JobSettings JSON; returns its job id."""
         return self.admin.create_job(settings)
+
+    def create_volume(self, path: str) -> dict:
+        """Create the volume `/Volumes/<c>/<s>/<v>` (and its catalog and schema when missing).
+
+        Idempotent; returns the VolumeInfo. Before start(), the volume is created at start.
+        """
+        _check_volume_path(path)
+        if self.unity_catalog is None:
+            self._volumes.append(path)
+            return {}
+        return self.unity_catalog.create_volume(path)
+
+
+def _check_volume_path(path: str) -> None:
+    parts = path.strip("/").split("/")
+    if len(parts) != 4 or parts[0] != "Volumes" or not all(parts[1:]):
+        raise ValueError(f"A volume is /Volumes/<catalog>/<schema>/<volume>, not {path!r}.")

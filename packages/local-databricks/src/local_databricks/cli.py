@@ -51,13 +51,32 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="drop a connection after this long without a byte from the client",
     )
+    parser.add_argument(
+        "--volume",
+        action="append",
+        default=[],
+        metavar="/Volumes/C/S/V",
+        help="create this Unity Catalog volume (and its catalog and schema) at start; repeatable",
+    )
+    parser.add_argument(
+        "--require-volumes",
+        action="store_true",
+        help="writes under /Volumes need an existing volume, as on the service",
+    )
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Start the server, print its URL and credentials, and wait for a signal."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.idle_timeout_seconds <= 0:
+        parser.error("--idle-timeout-seconds must be positive")
+    for volume in args.volume:
+        parts = volume.strip("/").split("/")
+        if len(parts) != 4 or parts[0] != "Volumes" or not all(parts):
+            parser.error(f"--volume must be /Volumes/<catalog>/<schema>/<volume>, not {volume!r}")
     server = LocalDatabricks(
         root=args.root,
         port=args.port,
@@ -71,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         verbose=args.verbose,
         admin_token=args.admin_token,
         idle_timeout_seconds=args.idle_timeout_seconds,
+        require_volumes=args.require_volumes,
+        volumes=args.volume,
     )
     stop = threading.Event()
 

@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -67,8 +68,9 @@ class _Handle:
 class FileService:
     """Serves DBFS and Files API requests against the emulated storage."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, volume_check: Callable[[str], None] | None = None) -> None:
         self.storage = storage
+        self.volume_check = volume_check or (lambda canonical: None)
         self._lock = threading.Lock()
         self._handles: dict[int, _Handle] = {}
         self._next_handle = 1
@@ -290,7 +292,9 @@ class FileService:
     # ---- Files API (Unity Catalog volumes) ----------------------------------------------------
 
     def _volume(self, req: Request) -> tuple[str, Path]:
-        return self.storage.volume_local(unquote(req.group(1)))
+        canonical, local = self.storage.volume_local(unquote(req.group(1), errors="strict"))
+        self.volume_check(canonical)
+        return canonical, local
 
     def fs_put_file(self, req: Request) -> Response:
         """PUT fs/files{path}: upload raw bytes; parents are created implicitly."""

@@ -166,6 +166,7 @@ class RunConfig:
     cluster_start_seconds: float = 0.0
     serverless_start_seconds: float | None = None
     kill_grace_seconds: float = KILL_GRACE_SECONDS
+    require_volumes: bool = False
 
 
 class RunManager:
@@ -496,7 +497,12 @@ class RunManager:
             slot.env,
             _spark_conf(slot),
             self.storage.spark / f"{run.run_id}-{task.key}",
-            command.env,
+            {
+                **command.env,
+                **(
+                    {"LOCAL_DATABRICKS_REQUIRE_VOLUMES": "1"} if self.config.require_volumes else {}
+                ),
+            },
         )
         process = start_process(command.argv, env, workdir / "driver", workdir / "logs")
         with self.cond:

@@ -34,11 +34,41 @@ def _load_map():
 
 
 _MAP = _load_map()
+_REQUIRE_VOLUMES = os.environ.get("LOCAL_DATABRICKS_REQUIRE_VOLUMES") == "1"
+_REAL_STAT = os.stat
+
+
+def _check_volume(path, target):
+    """With LOCAL_DATABRICKS_REQUIRE_VOLUMES=1: /Volumes/c/s/v/... needs the volume to exist."""
+    parts = path.split("/")  # ["", "Volumes", c, s, v, ...]
+    if len(parts) < 5 or not all(parts[2:5]):
+        return
+    volume_dir = os.path.join(target, parts[2], parts[3], parts[4])
+    try:
+        exists = _stat_is_dir(_REAL_STAT(volume_dir))
+    except OSError:
+        exists = False
+    if not exists:
+        import errno
+
+        raise FileNotFoundError(
+            errno.ENOENT,
+            f"Volume '{parts[2]}.{parts[3]}.{parts[4]}' does not exist",
+            path,
+        )
+
+
+def _stat_is_dir(result):
+    import stat
+
+    return stat.S_ISDIR(result.st_mode)
 
 
 def _map_str(path):
     for prefix, target in _MAP:
         if path == prefix or path.startswith(prefix + "/"):
+            if _REQUIRE_VOLUMES and prefix == "/Volumes":
+                _check_volume(path, target)
             return target + path[len(prefix) :]
     return None
 
