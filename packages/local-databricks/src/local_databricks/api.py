@@ -76,7 +76,7 @@ class LocalDatabricks:
         self.faults = FaultStore()
         self.behaviours = BehaviourQueue()
         self.call_log = CallLog()
-        self.clusters = ClusterStore()
+        self.clusters = ClusterStore(lambda: self.run_config.cluster_start_seconds)
         self.secrets = SecretStore()
         self.admin = Admin(self)
         self._verbose = verbose

@@ -473,7 +473,11 @@ class RunManager:
             time.sleep(min(0.05, left))
         with self.cond:
             if slot.cluster_id and not slot.started and slot.error is None:
-                self.clusters.set_state(slot.cluster_id, "RUNNING")
+                if slot.kind == "existing":
+                    # the cluster store moves it to RUNNING at ready_at; pick up the live details
+                    slot.spec = self.clusters.get_details(slot.cluster_id) or slot.spec
+                else:
+                    self.clusters.set_state(slot.cluster_id, "RUNNING")
             slot.started = True
         if slot.error is not None:
             raise TaskSetupError(slot.error, internal=True, code="CLUSTER_ERROR")
@@ -581,13 +585,16 @@ class RunManager:
             return run.slots[key]
         now = time.monotonic()
         if key[0] == "existing":
+            # A TERMINATED all-purpose cluster is started for the run, as the service does.
+            ready_at, error = self.clusters.ensure_running(key[1], run.creator)
             details = self.clusters.get_details(key[1])
-            if details is None:
+            if details is None or error is not None:
                 slot = ClusterSlot("existing", None, {}, now)
-                slot.error = f"Cluster {key[1]} does not exist"
+                slot.error = error or f"Cluster {key[1]} does not exist"
             else:
-                delay = 0.0 if details.get("state") == "RUNNING" else start
-                slot = ClusterSlot("existing", key[1], details, now + delay)
+                if run.behaviour.pending_seconds is not None:
+                    ready_at = max(ready_at, now + run.behaviour.pending_seconds)
+                slot = ClusterSlot("existing", key[1], details, ready_at)
         elif key[0] == "serverless":
             serverless = self.config.serverless_start_seconds
             if run.behaviour.pending_seconds is None and serverless is not None:
