@@ -1,34 +1,57 @@
 """Regenerate ``hooks/reserved_names.yml``: the import names a generated package must not take.
 
 The list is data that ``copier.yml`` includes, so the ``package_name`` validator stays a
-plain membership test in Jinja. Run it with every supported interpreter on PATH after a
-new Python release::
+plain membership test in Jinja. It is computed, not written by hand:
 
-    python hooks/reserved_names.py python3.10 python3.11 python3.12 python3.13
+- every top-level module a synced render can import: what its ``.venv`` installs (the
+  dependencies and the dev group, local-databricks included) and the modules of its own
+  ``tests/`` and ``scripts/`` folders, which pytest and the scripts put on ``sys.path``;
+- the standard library of every supported interpreter.
 
-``tests/test_validators.py`` checks that the file covers the interpreters installed here.
+Render the defaults, sync them, then run this with every supported interpreter::
+
+    copier copy --defaults --skip-tasks --data project_name=X . /tmp/rn-render
+    (cd /tmp/rn-render && uv sync)
+    python hooks/reserved_names.py /tmp/rn-render \
+        --stdlib python3.10 python3.11 python3.12 python3.13
+
+Several renders may be given (e.g. one per Python version, whose dependencies differ).
+``tests/test_validators.py`` checks that the file covers the interpreters installed here and
+``tests/test_reserved_names.py`` that it covers a fresh default render.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import keyword
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 OUTPUT = Path(__file__).with_name("reserved_names.yml")
-
-# Names a code location imports next to its own package.
-PROJECT_NAMES = (
-    "dagster",
-    "dagster_pipes",
-    "dagster_databricks",
-    "databricks",
-    "pyspark",
-    "test",
-    "tests",
-)
+# What the package_name validator accepts at all; other names need no entry. Names with a
+# double underscore are generated helpers (mypyc's `<hash>__mypyc`) that nobody would choose.
+PACKAGE_NAME = re.compile(r"[a-z](?!.*__)[a-z0-9_]{0,59}")
+# Names a code location reserves by its layout, whatever is installed.
+LAYOUT_NAMES = ("test", "tests")
+# Run by a render's interpreter: the top-level modules of every folder that `site` adds to
+# sys.path (site-packages and the folders of editable installs), argv[1] being the others.
+LIST_MODULES = """
+import inspect, json, os, sys
+base = set(json.loads(sys.argv[1]))
+names = {}
+for folder in sys.path:
+    if folder in base or not os.path.isdir(folder):
+        continue
+    for entry in os.scandir(folder):
+        name = entry.name if entry.is_dir() else inspect.getmodulename(entry.name)
+        if name and name.isidentifier():
+            names.setdefault(folder, []).append(name)
+print(json.dumps(names))
+"""
 
 
 def stdlib_names(interpreter: str) -> set[str]:
@@ -38,7 +61,28 @@ def stdlib_names(interpreter: str) -> set[str]:
     return {name for name in json.loads(out.stdout) if not name.startswith("_")}
 
 
-def render(stdlib: set[str]) -> str:
+def render_names(render: Path) -> set[str]:
+    """Return the top-level modules a synced render imports, its own package excluded."""
+    python = render / ".venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    path_code = "import json, sys; print(json.dumps(sys.path))"
+    base = subprocess.run(
+        [python, "-I", "-S", "-c", path_code], check=True, capture_output=True, text=True
+    ).stdout
+    out = subprocess.run(
+        [python, "-I", "-c", LIST_MODULES, base], check=True, capture_output=True, text=True
+    ).stdout
+    own_src = (render / "src").resolve()
+    names = {
+        name
+        for folder, found in json.loads(out).items()
+        if Path(folder).resolve() != own_src
+        for name in found
+    }
+    names |= {p.stem for folder in ("tests", "scripts") for p in (render / folder).glob("*.py")}
+    return {name for name in names if PACKAGE_NAME.fullmatch(name)}
+
+
+def yaml_document(packages: set[str], stdlib: set[str]) -> str:
     """Return the YAML document: hidden copier answers holding the reserved names.
 
     Each list is one space-separated string (the validator tests ``name in list.split()``):
@@ -51,7 +95,7 @@ def render(stdlib: set[str]) -> str:
     ]
     for name, names in (
         ("python_keywords", keywords),
-        ("reserved_packages", list(PROJECT_NAMES)),
+        ("reserved_packages", sorted((packages | set(LAYOUT_NAMES)) - stdlib)),
         ("stdlib_modules", sorted(stdlib)),
     ):
         lines += [
@@ -63,13 +107,16 @@ def render(stdlib: set[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(interpreters: list[str]) -> None:
-    """Write the reserved-names file from the given interpreters (default: this one)."""
-    names: set[str] = set()
-    for interpreter in interpreters or [sys.executable]:
-        names |= stdlib_names(interpreter)
-    OUTPUT.write_text(render(names))
-    print(f"wrote {OUTPUT} ({len(names)} standard-library modules)")
+def main(argv: list[str]) -> None:
+    """Write the reserved-names file from synced renders and interpreters (default: this one)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("renders", nargs="+", type=Path, help="synced renders (with .venv)")
+    parser.add_argument("--stdlib", nargs="*", default=[sys.executable], help="interpreters")
+    args = parser.parse_args(argv)
+    packages = set().union(*(render_names(r) for r in args.renders))
+    stdlib = set().union(*(stdlib_names(i) for i in args.stdlib))
+    OUTPUT.write_text(yaml_document(packages, stdlib))
+    print(f"wrote {OUTPUT} ({len(packages)} installed modules, {len(stdlib)} standard-library)")
 
 
 if __name__ == "__main__":

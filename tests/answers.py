@@ -51,7 +51,9 @@ def choice_values() -> dict[str, list[Any]]:
     for name, spec in questions.items():
         if isinstance(spec, dict) and "choices" in spec:
             choices = spec["choices"]
-            values[name] = list(choices.values() if isinstance(choices, dict) else choices)
+            found = choices.values() if isinstance(choices, dict) else choices
+            # A choice with a validator is a mapping: {value: ..., validator: ...}.
+            values[name] = [c["value"] if isinstance(c, dict) else c for c in found]
         elif isinstance(spec, dict) and spec.get("type") == "bool":
             values[name] = [True, False]
     return values
