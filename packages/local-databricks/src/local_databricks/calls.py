@@ -26,6 +26,8 @@ SECRET_KEYS = frozenset(
         "authorization",
         "secret",
         "private_key",
+        "session_token",
+        "signature",
     }
 )
 # Known secret values shorter than this are only redacted where a whole string equals them, so a

@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import email.utils
+import hashlib
+import hmac
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -17,7 +20,7 @@ from urllib.parse import unquote
 
 from .errors import ApiError, already_exists, does_not_exist, invalid
 from .paths import Storage
-from .routing import Request, Response, Router
+from .routing import Request, Response, Router, check_int
 from .util import b64decode, b64encode, to_bool, to_int
 
 ONE_MB = 1024 * 1024
@@ -74,11 +77,15 @@ class FileService:
         self._lock = threading.Lock()
         self._handles: dict[int, _Handle] = {}
         self._next_handle = 1
+        self._uploads: dict[str, _Upload] = {}
+        self._upload_key = secrets.token_bytes(32)
 
     def reset(self) -> None:
-        """Drop open DBFS handles."""
+        """Drop open DBFS handles and multipart upload sessions."""
         with self._lock:
             self._handles.clear()
+            self._uploads.clear()
+        shutil.rmtree(self.storage.root / "uploads", ignore_errors=True)
 
     def register(self, router: Router) -> None:
         """Add the DBFS and Files API routes."""
@@ -94,6 +101,13 @@ class FileService:
         router.add("POST", dbfs + "delete", self.dbfs_delete)
         router.add("POST", dbfs + "move", self.dbfs_move)
         router.add("PUT", r"/api/2\.0/fs/files(/.*)", self.fs_put_file)
+        router.add("POST", r"/api/2\.0/fs/files(/.*)", self.fs_post_file)
+        router.add("POST", r"/api/2\.0/fs/create-upload-part-urls", self.fs_part_urls)
+        router.add("POST", r"/api/2\.0/fs/create-abort-upload-url", self.fs_abort_url)
+        # the "presigned" URLs: no workspace credential, a signature in the query instead
+        parts = r"/api/2\.0/fs/upload-parts/([0-9a-f]{32})"
+        router.add("PUT", parts + r"/(\d{1,5})", self.fs_put_part, auth=False)
+        router.add("DELETE", parts, self.fs_abort, auth=False)
         router.add(["GET", "HEAD"], r"/api/2\.0/fs/files(/.*)", self.fs_get_file)
         router.add("DELETE", r"/api/2\.0/fs/files(/.*)", self.fs_delete_file)
         router.add("PUT", r"/api/2\.0/fs/directories(/.*)", self.fs_put_dir)
@@ -312,6 +326,134 @@ class FileService:
         write_atomic(local, req.body)
         return Response(204)
 
+    # ---- Files API multipart upload (FilesExt: action=initiate-upload ... complete-upload) -------
+
+    def _sign(self, upload_id: str, part: str) -> str:
+        message = f"{upload_id}/{part}".encode()
+        return hmac.new(self._upload_key, message, hashlib.sha256).hexdigest()
+
+    def _session(self, token: object) -> tuple[str, _Upload]:
+        from .routing import check_str
+
+        token = check_str(token, "session_token", required=True)
+        with self._lock:
+            upload = self._uploads.get(token)
+        if upload is None:
+            raise ApiError(404, "NOT_FOUND", "The upload session does not exist or has ended.")
+        return token, upload
+
+    def fs_post_file(self, req: Request) -> Response | dict:
+        """POST fs/files{path}?action=initiate-upload|complete-upload (multipart uploads)."""
+        action = req.query.get("action")
+        canonical, local = self._volume(req)
+        if action == "initiate-upload":
+            overwrite = to_bool(req.query.get("overwrite", "true"), "overwrite")
+            if local.is_dir():
+                raise ApiError(409, "ALREADY_EXISTS", f"A directory already exists at {canonical}.")
+            if local.exists() and not overwrite:
+                raise ApiError(409, "ALREADY_EXISTS", f"The file {canonical} already exists.")
+            token = secrets.token_hex(16)
+            parts_dir = self.storage.root / "uploads" / token
+            parts_dir.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                self._uploads[token] = _Upload(canonical, local, overwrite, parts_dir)
+            return {"multipart_upload": {"session_token": token}}
+        if action == "complete-upload":
+            if req.query.get("upload_type", "multipart") != "multipart":
+                raise invalid("upload_type must be multipart.")
+            token, upload = self._session(req.query.get("session_token"))
+            if upload.canonical != canonical:
+                raise invalid(f"The upload session belongs to {upload.canonical}, not {canonical}.")
+            parts = req.list_param("parts", required=True)
+            numbers = []
+            for index, part in enumerate(parts):
+                if not isinstance(part, dict):
+                    raise invalid(f"Invalid value for field 'parts[{index}]': expected an object.")
+                number = check_int(
+                    part.get("part_number"), f"parts[{index}].part_number", required=True
+                )
+                if upload.etags.get(number) != part.get("etag"):
+                    raise invalid(f"Part {number} was not uploaded or its etag does not match.")
+                numbers.append(number)
+            if numbers != sorted(set(numbers)) or numbers != list(range(1, len(numbers) + 1)):
+                raise invalid("parts must be numbered 1..N in order, each once.")
+            if upload.local.exists() and not upload.overwrite:
+                raise ApiError(409, "ALREADY_EXISTS", f"The file {canonical} already exists.")
+            upload.local.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=upload.local.parent, prefix=".ld-tmp-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    for number in numbers:
+                        with (upload.parts_dir / str(number)).open("rb") as part_file:
+                            shutil.copyfileobj(part_file, out, ONE_MB)
+                os.replace(tmp, upload.local)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            with self._lock:
+                self._uploads.pop(token, None)
+            shutil.rmtree(upload.parts_dir, ignore_errors=True)
+            return {}
+        raise invalid(f"Invalid action {action!r}: use initiate-upload or complete-upload.")
+
+    def fs_part_urls(self, req: Request) -> dict:
+        """POST fs/create-upload-part-urls {path, session_token, start_part_number, count}."""
+        token, upload = self._session(req.body_param("session_token"))
+        path = req.str_param("path", required=True)
+        if self.storage.volume_local(path)[0] != upload.canonical:
+            raise invalid(f"The upload session belongs to {upload.canonical}, not {path}.")
+        start = req.int_param("start_part_number", required=True)
+        count = req.int_param("count", 1)
+        if not 1 <= start <= 10000 or not 1 <= count <= 100:
+            raise invalid("start_part_number must be 1..10000 and count 1..100.")
+        urls = []
+        for number in range(start, min(start + count, 10001)):
+            signature = self._sign(token, str(number))
+            urls.append(
+                {
+                    "part_number": number,
+                    "url": f"{req.host}/api/2.0/fs/upload-parts/{token}/{number}"
+                    f"?signature={signature}",
+                    "headers": [],
+                }
+            )
+        return {"upload_part_urls": urls}
+
+    def fs_abort_url(self, req: Request) -> dict:
+        """POST fs/create-abort-upload-url {path, session_token}."""
+        token, _ = self._session(req.body_param("session_token"))
+        signature = self._sign(token, "abort")
+        url = f"{req.host}/api/2.0/fs/upload-parts/{token}?signature={signature}"
+        return {"abort_upload_url": {"url": url, "headers": []}}
+
+    def _check_signature(self, req: Request, part: str) -> str:
+        token = req.group(1)
+        given = req.query.get("signature", "")
+        if not hmac.compare_digest(given.encode(), self._sign(token, part).encode()):
+            raise ApiError(403, "PERMISSION_DENIED", "Invalid signature for this upload URL.")
+        return token
+
+    def fs_put_part(self, req: Request) -> Response:
+        """PUT upload-parts/<session>/<n>?signature= (the presigned part URL): 200 with an ETag."""
+        token = self._check_signature(req, req.group(2))
+        _, upload = self._session(token)
+        number = int(req.group(2))
+        (upload.parts_dir / str(number)).write_bytes(req.body)
+        etag = '"' + hashlib.md5(req.body, usedforsecurity=False).hexdigest() + '"'
+        with self._lock:
+            upload.etags[number] = etag
+        return Response(200, b"", {"ETag": etag}, "application/octet-stream")
+
+    def fs_abort(self, req: Request) -> Response:
+        """DELETE upload-parts/<session>?signature= (the abort URL): drop the session."""
+        token = self._check_signature(req, "abort")
+        _, upload = self._session(token)
+        with self._lock:
+            self._uploads.pop(token, None)
+        shutil.rmtree(upload.parts_dir, ignore_errors=True)
+        return Response(200, b"", {}, "application/octet-stream")
+
     def fs_get_file(self, req: Request) -> Response:
         """GET/HEAD fs/files{path}: raw bytes with content-length/type and last-modified."""
         canonical, local = self._volume(req)
@@ -406,6 +548,15 @@ class FileService:
             )
         local.rmdir()
         return Response(204)
+
+
+@dataclass
+class _Upload:
+    canonical: str
+    local: Path
+    overwrite: bool
+    parts_dir: Path
+    etags: dict[int, str] = field(default_factory=dict)
 
 
 def _exists(canonical: str) -> ApiError:
