@@ -2,25 +2,14 @@
 
 It runs unchanged on a job cluster, serverless or an all-purpose cluster (and on local
 Databricks): the Pipes bootstrap arrives as environment variables on a new cluster and as
-command-line arguments elsewhere, so the params loader is picked from ``sys.argv``.
-It needs only ``dagster-pipes`` (installed on the cluster by the runner), not Spark.
+command-line arguments elsewhere, and the transport is a Unity Catalog volume or DBFS, so
+``open_pipes`` picks both from what the runner sent. It needs only ``dagster-pipes``
+(installed on the cluster by the runner), not Spark.
 """
 
 import sys
 
-from dagster_pipes import (
-    PipesCliArgsParamsLoader,
-{%- if compute == 'serverless' or pipes_transport == 'volumes' %}
-    PipesEnvVarParamsLoader,
-    PipesUnityCatalogVolumesContextLoader,
-    PipesUnityCatalogVolumesMessageWriter,
-{%- else %}
-    PipesDbfsContextLoader,
-    PipesDbfsMessageWriter,
-    PipesEnvVarParamsLoader,
-{%- endif %}
-    open_dagster_pipes,
-)
+import dagster_pipes as pipes
 
 REGIONS = ("north", "south", "east", "west")
 
@@ -33,29 +22,35 @@ def sample_orders(count: int) -> list[dict]:
     ]
 
 
+def open_pipes() -> pipes.PipesContext:
+    """Open Pipes with the bootstrap and transport the runner chose."""
+    cli = "--dagster-pipes-context" in sys.argv
+    params = pipes.PipesCliArgsParamsLoader() if cli else pipes.PipesEnvVarParamsLoader()
+    volumes = str(params.load_context_params().get("path", "")).startswith("/Volumes/")
+    return pipes.open_dagster_pipes(
+        context_loader=pipes.PipesUnityCatalogVolumesContextLoader()
+        if volumes
+        else pipes.PipesDbfsContextLoader(),
+        message_writer=pipes.PipesUnityCatalogVolumesMessageWriter()
+        if volumes
+        else pipes.PipesDbfsMessageWriter(),
+        params_loader=params,
+    )
+
+
 def main() -> None:
     """Summarise the orders and report the summary as the asset's materialization."""
-    cli = "--dagster-pipes-context" in sys.argv
-    with open_dagster_pipes(
-{%- if compute == 'serverless' or pipes_transport == 'volumes' %}
-        context_loader=PipesUnityCatalogVolumesContextLoader(),
-        message_writer=PipesUnityCatalogVolumesMessageWriter(),
-{%- else %}
-        context_loader=PipesDbfsContextLoader(),
-        message_writer=PipesDbfsMessageWriter(),
-{%- endif %}
-        params_loader=PipesCliArgsParamsLoader() if cli else PipesEnvVarParamsLoader(),
-    ) as pipes:
-        orders = sample_orders(int(pipes.get_extra("order_count")))
-        pipes.log.info(f"summarising {len(orders)} orders")
+    with open_pipes() as context:
+        orders = sample_orders(int(context.get_extra("order_count")))
+        context.log.info(f"summarising {len(orders)} orders")
         total = sum(order["amount"] for order in orders)
         ids = [order["order_id"] for order in orders]
-        pipes.report_asset_check(
+        context.report_asset_check(
             check_name="order_ids_unique",
             passed=len(ids) == len(set(ids)),
             metadata={"duplicates": len(ids) - len(set(ids))},
         )
-        pipes.report_asset_materialization(
+        context.report_asset_materialization(
             metadata={
                 "row_count": len(orders),
                 "total_amount": round(total, 2),

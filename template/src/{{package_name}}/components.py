@@ -1,0 +1,130 @@
+"""Maintained by the template; changes arrive with `copier update`.
+
+``DatabricksPipesScript``, a ``dg`` component: one asset whose work is a Python script that
+runs on Databricks and reports back through Dagster Pipes. A new one is scaffolded with::
+
+    uv run dg scaffold defs <package>.components.DatabricksPipesScript my_asset
+
+which writes ``defs/my_asset/defs.yaml`` (the asset and the runner options, as data) and
+``defs/my_asset/my_asset.py`` (the remote script, uploaded by content hash when the asset
+runs). Mistakes fail ``dg check defs``: a missing script, an unknown cluster profile or an
+unknown field, each named with the ``defs.yaml`` it is in.
+"""
+
+from collections.abc import Iterator
+from string import Template
+from typing import Any
+
+import dagster as dg
+from dagster.components.component_scaffolding import scaffold_component
+from pydantic import Field
+
+from .databricks.clusters import get_profile
+from .databricks.pipes import DatabricksPipes
+
+# The remote side of a scaffolded asset. It opens Pipes on whichever transport the runner
+# chose: Unity Catalog volume paths start with /Volumes, DBFS paths do not.
+SCRIPT_STUB = Template(
+    '''"""Remote script of the ``$name`` asset: runs on Databricks, reports via Pipes."""
+
+import sys
+
+import dagster_pipes as pipes
+
+
+def open_pipes() -> pipes.PipesContext:
+    """Open Pipes with the bootstrap and transport the runner chose."""
+    cli = "--dagster-pipes-context" in sys.argv
+    params = pipes.PipesCliArgsParamsLoader() if cli else pipes.PipesEnvVarParamsLoader()
+    volumes = str(params.load_context_params().get("path", "")).startswith("/Volumes/")
+    return pipes.open_dagster_pipes(
+        context_loader=pipes.PipesUnityCatalogVolumesContextLoader()
+        if volumes
+        else pipes.PipesDbfsContextLoader(),
+        message_writer=pipes.PipesUnityCatalogVolumesMessageWriter()
+        if volumes
+        else pipes.PipesDbfsMessageWriter(),
+        params_loader=params,
+    )
+
+
+def main() -> None:
+    """Do the work, then report what Dagster should record about the asset."""
+    with open_pipes() as context:
+        context.log.info("$name: started on Databricks")
+        context.report_asset_materialization(metadata={"rows": 0})
+
+
+if __name__ == "__main__":
+    main()
+'''
+)
+
+
+class DatabricksPipesScriptScaffolder(dg.Scaffolder):
+    """``dg scaffold defs``: a ``defs.yaml`` and a remote script stub named after the folder."""
+
+    def scaffold(self, request: dg.ScaffoldRequest) -> None:
+        """Write the two files into the new defs folder."""
+        name = request.target_path.name
+        attributes = {
+            "script": f"{name}.py",
+            "asset": {"key": name, "kinds": ["databricks", "python"]},
+            "profile": "small",
+            "extras": {},
+        }
+        scaffold_component(request, attributes)
+        (request.target_path / f"{name}.py").write_text(SCRIPT_STUB.substitute(name=name))
+
+
+@dg.scaffold_with(DatabricksPipesScriptScaffolder)
+class DatabricksPipesScript(dg.Component, dg.Resolvable, dg.Model):
+    """An asset computed by a Python script on Databricks, through the project's Pipes runner.
+
+    ``profile`` and ``overrides`` pick and adjust a job-cluster profile of ``clusters.yml``
+    (job-cluster compute only); ``extras`` reach the script through ``get_extra``;
+    ``parameters`` are its command-line arguments; ``checks`` name the asset checks the
+    script reports. Partitions and dependencies are fields of ``asset``.
+    """
+
+    script: str = Field(description="The remote script, relative to this defs.yaml.")
+    asset: dg.ResolvedAssetSpec
+    checks: list[str] = Field(default_factory=list, description="Checks the script reports.")
+    profile: str = Field(default="small", description="A cluster profile of clusters.yml.")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="Profile overrides.")
+    parameters: list[str] = Field(default_factory=list, description="The script's arguments.")
+    extras: dict[str, Any] = Field(default_factory=dict, description="Values for get_extra.")
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        """One multi-asset that runs the script; fails to load if the script or profile is bad."""
+        defs_file = context.path / "defs.yaml"
+        script = (context.path / self.script).resolve()
+        if not script.is_file():
+            raise ValueError(f"{defs_file}: script '{self.script}' does not exist ({script})")
+        try:
+            get_profile(self.profile, self.overrides)
+        except ValueError as error:
+            raise ValueError(f"{defs_file}: {error}") from None
+        spec = self.asset
+        check_specs = [dg.AssetCheckSpec(name, asset=spec.key) for name in self.checks]
+
+        @dg.multi_asset(
+            name=spec.key.to_python_identifier(),
+            specs=[spec],
+            check_specs=check_specs,
+            partitions_def=spec.partitions_def,
+        )
+        def run_script(
+            context: dg.AssetExecutionContext, pipes_databricks: DatabricksPipes
+        ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+            invocation = pipes_databricks.run(
+                context,
+                str(script),
+                extras=self.extras,
+                parameters=self.parameters,
+                profile=self.profile,
+                overrides=self.overrides,
+            )
+            yield from invocation.get_results()
+
+        return dg.Definitions(assets=[run_script])
