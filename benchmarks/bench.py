@@ -11,6 +11,8 @@ Figures:
 - local Databricks (benchmarks/in_project.py, in the generated project): server start vs a bare
   HTTP server and a Python spawn (target: under 1 s); a trivial Pipes run end to end vs the
   same script through Dagster's PipesSubprocessClient (target: under 3 s); API calls per run.
+- load (packages/local-databricks/benchmarks/load.py): 50 concurrent clients x 20 requests
+  mixing runs/submit, runs/get and uploads; requests per second and errors (target: none).
 """
 
 from __future__ import annotations
@@ -130,6 +132,21 @@ def bench_local_databricks(work: Path, repeat: int) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def bench_server_load(work: Path) -> dict:
+    """The local-databricks load test, run with the generated project's interpreter."""
+    project, env = project_python(work)
+    script = ROOT / "packages" / "local-databricks" / "benchmarks" / "load.py"
+    result = subprocess.run(
+        [str(project / ".venv" / "bin" / "python"), str(script)],
+        cwd=project,
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def bench_load(work: Path, repeat: int) -> tuple[float, float, str]:
     """Seconds to load the generated definitions, to import dagster, and heavy modules seen."""
     project, env = project_python(work)
@@ -200,6 +217,7 @@ def main() -> None:
         size, oldest_size, oldest = bench_size(work)
         load_s, dagster_s, heavy = bench_load(work, args.repeat)
         local = bench_local_databricks(work, args.repeat)
+        server_load = bench_server_load(work)
     print(f"\nbenchmarks (median of {args.repeat} runs, after a warm-up)")
     print(f"{'figure':<44}{'measured':>10}{'baseline':>10}{'ratio':>8}")
     print(
@@ -238,6 +256,11 @@ def main() -> None:
     print(f"API calls of one trivial run: {sum(calls.values())}")
     for route, count in calls.items():
         print(f"  {count:>4}  {route}")
+    print(
+        f"{'local Databricks load: 50 clients x 20 requests':<44}"
+        f"{server_load['requests_per_second']:>8.0f}/s{server_load['requests']:>10}"
+        f"{'':>8}   errors: {server_load['errors']} (target 0)"
+    )
     report_long_run(local)
     d = local["cold_start_s"]
     print(
