@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import dagster as dg
 from pydantic import Field
 
-from .pipes import idempotency_token
+from .pipes import get_run_watched, idempotency_token
 from .workspace import DatabricksWorkspace
 
 if TYPE_CHECKING:
@@ -105,8 +105,24 @@ class DatabricksJobs(dg.ConfigurableResource):
         """Start the job named ``job_name``, wait until it ends, and return how each task ended.
 
         A retried step reuses the run it started (idempotency token); a terminated Dagster
-        run cancels the Databricks run.
+        run cancels the Databricks run. The step log says when the SDK retries, and an
+        unreachable workspace fails the step saying what to check.
         """
+        try:
+            with self.workspace.reporting_retries(context.log):
+                return self._run_now(context, job_name, job_parameters)
+        except Exception as error:
+            failure = self.workspace.unreachable(error)
+            if failure is None:
+                raise
+            raise failure from error
+
+    def _run_now(
+        self,
+        context: dg.AssetExecutionContext | dg.OpExecutionContext,
+        job_name: str,
+        job_parameters: Mapping[str, str] | None,
+    ) -> JobRun:
         client = self.workspace.get_client()
         job_id = find_job(client, job_name)
         if job_id is None:
@@ -127,8 +143,10 @@ class DatabricksJobs(dg.ConfigurableResource):
         return job_run(client, job_id, run)
 
     def _wait(self, client: WorkspaceClient, run_id: int) -> Run:
+        run_page_url = None
         while True:
-            run = client.jobs.get_run(run_id)
+            run = get_run_watched(client, run_id, self.workspace.describe_auth(), run_page_url)
+            run_page_url = run.run_page_url
             life = run.state.life_cycle_state if run.state else None
             if life is not None and life.value in FINAL_LIFE_CYCLE_STATES:
                 return run

@@ -24,6 +24,7 @@ from .workspace import DatabricksWorkspace
 if TYPE_CHECKING:
     from dagster._core.pipes.client import PipesClientCompletedInvocation
     from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service import jobs
 
 REMOTE_DIR = Path(__file__).parent.parent / "remote"
 Compute = Literal["job-cluster", "serverless", "existing-cluster"]
@@ -148,8 +149,8 @@ class DatabricksPipes(dg.ConfigurableResource):
         The runner adds the compute, the dagster-pipes library, tags, run name, timeout and
         idempotency token, then observes the run through Pipes.
         """
-        return self._explaining_auth_errors(
-            lambda: self._run_task(context, task_key, payload, extras, profile, overrides)
+        return self._explaining_errors(
+            context, lambda: self._run_task(context, task_key, payload, extras, profile, overrides)
         )
 
     def run_together(
@@ -168,26 +169,32 @@ class DatabricksPipes(dg.ConfigurableResource):
         Dagster event log keeps its run id and metadata. Each script reports its own asset; if
         some tasks fail, :class:`DatabricksRunFailed` carries what the others reported.
         """
-        return self._explaining_auth_errors(
-            lambda: self._run_together(context, tasks, extras, profile, overrides)
+        return self._explaining_errors(
+            context, lambda: self._run_together(context, tasks, extras, profile, overrides)
         )
 
-    def _explaining_auth_errors(
-        self, run: Callable[[], PipesClientCompletedInvocation]
+    def _explaining_errors(
+        self,
+        context: dg.AssetExecutionContext | dg.OpExecutionContext,
+        run: Callable[[], PipesClientCompletedInvocation],
     ) -> PipesClientCompletedInvocation:
-        from databricks.sdk.errors import PermissionDenied, Unauthenticated
-
+        """Run ``run``, logging the SDK's retries; rejected credentials and an unreachable
+        workspace fail the step with what to check instead of the SDK's bare error."""
         try:
-            return run()
-        except (Unauthenticated, PermissionDenied, ValueError) as error:
-            if isinstance(error, ValueError) and not is_oauth_rejection(error):
+            with self.workspace.reporting_retries(context.log):
+                return run()
+        except Exception as error:
+            if is_credential_rejection(error):
+                raise dg.Failure(
+                    description=(
+                        f"Databricks rejected the credentials ({self.workspace.describe_auth()}): "
+                        f"{str(error).splitlines()[0]}"
+                    )
+                ) from error
+            failure = self.workspace.unreachable(error)
+            if failure is None:
                 raise
-            raise dg.Failure(
-                description=(
-                    f"Databricks rejected the credentials ({self.workspace.describe_auth()}): "
-                    f"{str(error).splitlines()[0]}"
-                )
-            ) from error
+            raise failure from error
 
     def _run_task(
         self,
@@ -366,24 +373,74 @@ class DatabricksPipes(dg.ConfigurableResource):
         readers = [new_reader() for _ in range(writers)]
         reader = readers[0] if writers == 1 else PipesCompositeMessageReader(readers)
         if self.compute == "serverless":
-            return FixedPipesDatabricksServerlessClient(
+            pipes_client = FixedPipesDatabricksServerlessClient(
                 client=client,
                 volume_path=self.volume_path,
                 context_injector=injector,
                 message_reader=reader,
                 poll_interval_seconds=self.poll_interval_seconds,
             )
-        return FixedPipesDatabricksClient(
-            client=client,
-            context_injector=injector,
-            message_reader=reader,
-            poll_interval_seconds=self.poll_interval_seconds,
-        )
+        else:
+            pipes_client = FixedPipesDatabricksClient(
+                client=client,
+                context_injector=injector,
+                message_reader=reader,
+                poll_interval_seconds=self.poll_interval_seconds,
+            )
+        pipes_client.auth_description = self.workspace.describe_auth()
+        return pipes_client
 
 
 def is_oauth_rejection(error: ValueError) -> bool:
     """True for the SDK's ValueError when the token endpoint refuses the client (RFC 6749 5.2)."""
     return str(error).startswith(("invalid_client", "unauthorized_client", "invalid_grant"))
+
+
+def is_credential_rejection(error: BaseException) -> bool:
+    """True when Databricks refused the credentials: 401, 403, or the OAuth token endpoint."""
+    from databricks.sdk.errors import PermissionDenied, Unauthenticated
+
+    if isinstance(error, ValueError):
+        return is_oauth_rejection(error)
+    return isinstance(error, (Unauthenticated, PermissionDenied))
+
+
+def get_run_watched(
+    client: WorkspaceClient, run_id: int, auth: str, run_page_url: str | None
+) -> jobs.Run:
+    """``runs/get`` of a run this step started; rejected credentials raise
+    :class:`CredentialsRejectedMidRun` (``run_page_url``: the last one seen, if any)."""
+    try:
+        return client.jobs.get_run(run_id)
+    except Exception as error:
+        if not is_credential_rejection(error):
+            raise
+        raise CredentialsRejectedMidRun(
+            auth, client.config.host or "?", run_id, run_page_url, error
+        ) from error
+
+
+class CredentialsRejectedMidRun(dg.Failure):
+    """Databricks rejected the credentials while Dagster watched a run it had started.
+
+    Nobody watches the run any more and these credentials cannot cancel it, so the failure
+    names the run and its page for someone who can.
+    """
+
+    def __init__(
+        self, auth: str, host: str, run_id: int, run_page_url: str | None, error: BaseException
+    ):
+        page = run_page_url or f"not known yet: find run {run_id} under Job Runs at {host}"
+        super().__init__(
+            description=(
+                f"Databricks rejected the credentials ({auth}) while Dagster was watching run "
+                f"{run_id}: {str(error).splitlines()[0]}\n"
+                f"Run page: {page}\n"
+                f"The run may still be working (and costing money). Someone with valid "
+                f"credentials must cancel run {run_id} there if it should not finish; then "
+                "renew these credentials and run this step again."
+            )
+        )
 
 
 def _environment(requirement: str) -> Any:

@@ -23,6 +23,9 @@ Imported only when a run starts: ``dagster_databricks`` pulls in pyspark (about 
    the session closed, which delays every step's end (dagster/_core/pipes/utils.py,
    ``PipesThreadedMessageReader._messages_thread``). Fix: a reader loop that waits on the
    session's close event, reads at the exact interval and drains waiting chunks at once.
+8. Credentials rejected while the run is polled (expired, rotated or revoked mid-run) fail the
+   step with the SDK's bare 401 and leave the run working unseen; these credentials cannot
+   cancel it either. Fix: fail naming the run and its page, for someone who can cancel it.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service import jobs
 
-from .pipes import DatabricksRunFailed
+from .pipes import CredentialsRejectedMidRun, DatabricksRunFailed, get_run_watched
 
 # How much of the remote error output goes into the step failure.
 ERROR_TAIL_CHARS = 2000
@@ -115,6 +118,8 @@ class _FixedRun(BasePipesDatabricksClient):
     run_timeout_seconds: int | None = None
     # Polling interval once the remote side closed Pipes (the run is about to end).
     closing_poll_interval_seconds: float = 1.0
+    # The auth method and its variables (no secret), quoted when the credentials are rejected.
+    auth_description: str = ""
 
     def run(  # type: ignore[override]
         self,
@@ -143,12 +148,16 @@ class _FixedRun(BasePipesDatabricksClient):
         the run id. The injector and reader are the constructor's (one reader per task).
         """
         assert self.context_injector is not None and self.message_reader is not None
-        with open_pipes_session(
-            context=context,
-            extras=extras,
-            context_injector=self.context_injector,
-            message_reader=self.message_reader,
-        ) as session:
+        rejected: list[CredentialsRejectedMidRun] = []
+        with (
+            _raising_instead(rejected),
+            open_pipes_session(
+                context=context,
+                extras=extras,
+                context_injector=self.context_injector,
+                message_reader=self.message_reader,
+            ) as session,
+        ):
             enriched = [
                 self._enrich_submit_task_dict(
                     context=context,
@@ -188,6 +197,9 @@ class _FixedRun(BasePipesDatabricksClient):
                 raise
             except DagsterPipesExecutionError as error:
                 failure = error
+            except CredentialsRejectedMidRun as error:  # fix 8: cancelling would be rejected too
+                rejected.append(error)
+                raise
             except Exception:  # fix 2: never leave the remote run unobserved
                 self._cancel_after_error(context, run_id)
                 raise
@@ -225,10 +237,12 @@ class _FixedRun(BasePipesDatabricksClient):
         """Poll until the run ends and return it; raise with its details (fix 3) if it failed."""
         last_state = None
         closing_polls = 0
+        run_page_url = None
         while True:
             # The first poll waits too: a run just submitted is PENDING, nothing to learn yet.
             closing_polls = self._sleep_until_next_poll(session, closing_polls)
-            run = self.client.jobs.get_run(run_id)
+            run = get_run_watched(self.client, run_id, self.auth_description, run_page_url)
+            run_page_url = run.run_page_url
             state = run.state or jobs.RunState()
             if state.life_cycle_state != last_state:
                 context.log.info(f"[pipes] Databricks run {run_id} is {state.life_cycle_state}")
@@ -277,6 +291,8 @@ class _FixedRun(BasePipesDatabricksClient):
                 return True
             except (Exception, DagsterExecutionInterruptedError) as error:
                 context.log.error(f"Cancelling run {run_id} failed (try {attempt}): {error!r}")
+                if isinstance(error, TimeoutError):
+                    break  # the SDK retried for its whole budget: the workspace is unreachable
                 time.sleep(attempt)
         return False
 
@@ -338,6 +354,21 @@ class _PromptMessageReader(PipesThreadedMessageReader):
                 f"{type(self).__name__} messages thread", sys.exc_info()
             )
             raise
+
+
+@contextmanager
+def _raising_instead(errors: list[CredentialsRejectedMidRun]) -> Iterator[None]:
+    """Raise ``errors[0]``, once recorded, in place of what the block raised after it.
+
+    Fix 8: with the credentials rejected, the Pipes session's cleanup (deleting its temporary
+    files) is rejected too, and its bare 401 would hide the failure that explains it.
+    """
+    try:
+        yield
+    except Exception:
+        if not errors:
+            raise
+        raise errors[0] from errors[0].__cause__
 
 
 def _remote_closed(session: Any) -> bool:
