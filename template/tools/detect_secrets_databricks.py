@@ -1,4 +1,6 @@
-"""detect-secrets plugins for the credentials this project's auth methods use: Databricks personal
+"""Maintained by the template; changes arrive with `copier update`.
+
+detect-secrets plugins for the credentials this project's auth methods use: Databricks personal
 access tokens (``dapi`` + 32 hex digits), Databricks OAuth secrets (``dose`` + 32 hex digits)
 and Entra ID client secrets (``xxx8Q~`` + 31 to 34 characters). detect-secrets loads every
 detector class of this file (``--plugin`` in .pre-commit-config.yaml).

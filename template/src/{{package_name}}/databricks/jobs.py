@@ -1,4 +1,6 @@
-"""Run an existing Databricks job (``jobs/run-now``) and map each task's outcome to assets.
+"""Maintained by the template; changes arrive with `copier update`.
+
+Run an existing Databricks job (``jobs/run-now``) and map each task's outcome to assets.
 
 Jobs API result states, per task:
 

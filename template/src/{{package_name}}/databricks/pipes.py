@@ -1,4 +1,6 @@
-"""Run a remote script on Databricks through Dagster Pipes: submit, observe, report.
+"""Maintained by the template; changes arrive with `copier update`.
+
+Run a remote script on Databricks through Dagster Pipes: submit, observe, report.
 
 Dagster decides when and why; Databricks runs the code. One call to
 :meth:`DatabricksPipes.run` uploads the script of this commit, submits a one-task run on the

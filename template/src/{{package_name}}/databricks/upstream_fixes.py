@@ -1,4 +1,6 @@
-"""Workarounds for dagster-databricks 0.29.x gaps; delete each one when upstream fixes it.
+"""Maintained by the template; changes arrive with `copier update`.
+
+Workarounds for dagster-databricks 0.29.x gaps; delete each one when upstream fixes it.
 
 Imported only when a run starts: ``dagster_databricks`` pulls in pyspark (about 3 s).
 
