@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -156,3 +158,22 @@ def test_summary_shows_rows_table_columns_and_checks() -> None:
         "  preview: (3 lines of text, shown in the Dagster UI)",
         "  spark_seconds: 1.5",
     ]
+
+
+def test_local_azure_auth_works_as_the_first_config_of_a_process(local_databricks) -> None:
+    # The SDK caches Config's attributes on first use: a fresh process must still work.
+    code = (
+        "import sys; from local_databricks.project import use_local_auth;"
+        "use_local_auth(sys.argv[1], sys.argv[2]);"
+        "from databricks.sdk import WorkspaceClient; from databricks.sdk.config import Config;"
+        "c = Config(host=sys.argv[1], azure_client_id='a', azure_client_secret='s',"
+        " azure_tenant_id='t', auth_type='azure-client-secret');"
+        "print(WorkspaceClient(config=c).current_user.me().user_name)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, local_databricks.url, local_databricks.token],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()

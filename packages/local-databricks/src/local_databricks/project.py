@@ -129,6 +129,9 @@ def use_local_auth(url: str, token: str, setattr: Callable[..., Any] = setattr) 
     import databricks.sdk.config as sdk_config
 
     base = getattr(sdk_config.Config, "_local_databricks_base", sdk_config.Config)
+    # Config.attributes() caches its descriptors on the first class it is called on, reading
+    # that class's own __dict__: a subclass asked first would cache none (databricks-sdk 0.60).
+    base.attributes()
     entra_fields = ("azure_client_id", "azure_client_secret", "azure_tenant_id")
 
     class LocalEntraConfig(base):  # type: ignore[misc, valid-type]
