@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import copier
 import pytest
 import yaml
 from pythons import find_python
@@ -125,17 +124,7 @@ def test_answer_change_that_drops_files_keeps_the_edited_ones(
     edited = examples / "orders_table.py"
     edited.write_text(edited.read_text() + "# our tweak\n")
     git(project, "commit", "--quiet", "--all", "--message", "tweak an example")
-    copier.run_update(
-        project,
-        data={"include_examples": False},
-        vcs_ref="99.0.0",
-        defaults=True,
-        overwrite=True,
-        unsafe=True,
-        skip_tasks=True,
-        quiet=True,
-        conflict="inline",
-    )
+    update(project, "99.0.0", data={"include_examples": False})
     output = capfd.readouterr().out
     assert edited.read_text().endswith("# our tweak\n")
     assert [p.name for p in examples.iterdir() if p.is_file()] == ["orders_table.py"]

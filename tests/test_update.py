@@ -34,10 +34,12 @@ def commit_project(project: Path) -> None:
     git(project, "commit", "--quiet", "--message", "project")
 
 
-def update(project: Path, ref: str) -> None:
+def update(project: Path, ref: str, data: dict | None = None) -> None:
+    """`copier update` to ``ref`` as teams run it (inline conflicts), ``data`` changing answers."""
     copier.run_update(
         project,
         vcs_ref=ref,
+        data=data or {},
         defaults=True,
         overwrite=True,
         unsafe=True,
