@@ -144,7 +144,7 @@ def test_accepted_answers_render_files_that_parse(
         }
         slug = recorded["project_slug"]
         assert slug.startswith(LATIN_WORDS[word])
-        assert recorded["package_name"] == slug.replace("-", "_")[:60].rstrip("_")
+        assert recorded["package_name"] == slug.replace("-", "_")[:32].rstrip("_")
 
         pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
         assert pyproject["project"]["description"] == data["description"]
