@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -112,6 +113,20 @@ def min_copier(session: nox.Session) -> None:
     )
 
 
+def demo_python(session: nox.Session) -> tuple[str, str]:
+    """The default python_version (3.12) if this machine has it, else the newest supported
+    version it has: uv may not download interpreters here."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pythons import find_python
+
+    for version in ("3.12", "3.13", "3.11", "3.10"):
+        python = find_python(version)
+        if python is not None:
+            return version, python
+    session.error("demo: no Python 3.10-3.13 found on PATH or in pyenv")
+    raise AssertionError("unreachable")
+
+
 @nox.session(python="3.11")
 def demo(session: nox.Session) -> None:
     """Render the defaults into DIR (default ./demo-project), verify it, then materialize every
@@ -120,6 +135,7 @@ def demo(session: nox.Session) -> None:
     target = Path(session.posargs[0] if session.posargs else ROOT / "demo-project").resolve()
     if target.exists():
         shutil.rmtree(target)
+    version, python = demo_python(session)
     session.run(
         "copier",
         "copy",
@@ -128,12 +144,13 @@ def demo(session: nox.Session) -> None:
         "--quiet",
         "--data",
         "project_name=Demo Project",
+        "--data",
+        f"python_version={version}",
         str(ROOT),
         str(target),
     )
-    # The project's own environment, not this session's.
-    # nox points these at its own venv; the project chooses its Python (.python-version).
-    project_env = {"VIRTUAL_ENV": None, "UV_PROJECT_ENVIRONMENT": None, "UV_PYTHON": None}
+    # The project's own environment, not this session's (nox points these at its own venv).
+    project_env = {"VIRTUAL_ENV": None, "UV_PROJECT_ENVIRONMENT": None, "UV_PYTHON": python}
     with session.chdir(target):
         session.run("python", "scripts/verify.py", external=True, env=project_env)
         session.run(
