@@ -282,7 +282,8 @@ def apply_warning_filters(pyproject: str | Path) -> None:
         if category:
             module_name, _, name = category.rpartition(".")
             category_class = getattr(importlib.import_module(module_name or "builtins"), name)
-        warnings.filterwarnings(action, re.escape(message), category_class, module)  # type: ignore[arg-type]
+        # As pytest applies ini filters: message and module are regular expressions.
+        warnings.filterwarnings(action, message, category_class, module)  # type: ignore[arg-type]
 
 
 def describe_value(value: Any) -> str:
