@@ -14,22 +14,20 @@ critical task failed still ends ``SUCCESS_WITH_FAILURES``. So each asset names t
 needs (:func:`materialize_job_assets`), and the step fails when a task fails that is not
 explicitly allowed to.
 
-Deploying a job from its ``jobs/create`` JSON is here too (:func:`deploy_job`,
-:func:`deploy_jobs`), for local Databricks and for teams without a deployment tool.
+Deploying the jobs is in :mod:`.deploy`.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 from pydantic import Field
 
+from .deploy import find_job
 from .pipes import get_run_watched, idempotency_token
 from .workspace import DatabricksWorkspace
 
@@ -40,8 +38,6 @@ if TYPE_CHECKING:
 Outcome = Literal["succeeded", "skipped", "failed"]
 SUCCEEDED_STATES = frozenset({"SUCCESS", "SUCCESS_WITH_FAILURES"})
 SKIPPED_STATES = frozenset({"UPSTREAM_FAILED", "UPSTREAM_CANCELED", "EXCLUDED", "DISABLED"})
-# The jobs this project runs with run-now, as ``jobs/create`` JSON (see deploy_jobs).
-JOBS_DIR = Path(__file__).resolve().parents[3] / "databricks" / "jobs"
 FINAL_LIFE_CYCLE_STATES = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
 
 
@@ -224,47 +220,3 @@ def materialize_job_assets(
             description=f"Databricks run {run.run_id} ({run.state}): {details}. {run.url}",
             metadata=run.metadata(),
         )
-
-
-def find_job(client: WorkspaceClient, name: str) -> int | None:
-    """The id of the job named ``name``; an error if several jobs share the name."""
-    ids = [job.job_id for job in client.jobs.list(name=name) if job.job_id is not None]
-    if len(ids) > 1:
-        raise dg.Failure(description=f"Several Databricks jobs are named '{name}': {ids}.")
-    return ids[0] if ids else None
-
-
-def ensure_job(client: WorkspaceClient, settings: dict[str, Any]) -> int:
-    """Create the job ``settings["name"]``, or reset it to ``settings``; return its id."""
-    job_id = find_job(client, settings["name"])
-    if job_id is None:
-        return client.api_client.do("POST", "/api/2.1/jobs/create", body=settings)["job_id"]
-    client.api_client.do(
-        "POST", "/api/2.1/jobs/reset", body={"job_id": job_id, "new_settings": settings}
-    )
-    return job_id
-
-
-def deploy_job(client: WorkspaceClient, definition: Path) -> int:
-    """Deploy ``<name>.job.json`` (``jobs/create`` JSON) and the task files of its folder.
-
-    Each ``spark_python_task.python_file`` is uploaded from ``<name>/`` next to the definition.
-    """
-    from databricks.sdk.service.workspace import ImportFormat
-
-    settings = json.loads(definition.read_text())
-    source_dir = definition.parent / definition.name.removesuffix(".job.json")
-    for task in settings.get("tasks", []):
-        remote = task.get("spark_python_task", {}).get("python_file")
-        if remote:
-            target = PurePosixPath(remote.removeprefix("/Workspace"))
-            client.workspace.mkdirs(str(target.parent))
-            content = (source_dir / target.name).read_bytes()
-            client.workspace.upload(str(target), content, format=ImportFormat.AUTO, overwrite=True)
-    return ensure_job(client, settings)
-
-
-def deploy_jobs(folder: Path = JOBS_DIR) -> list[int]:
-    """Deploy every ``*.job.json`` of ``folder`` to the workspace of the environment."""
-    client = DatabricksWorkspace.from_env().process_config_and_initialize().get_client()
-    return [deploy_job(client, definition) for definition in sorted(folder.glob("*.job.json"))]
