@@ -52,6 +52,7 @@ OTHER_ANSWERS = {
     "schema": "sales",
     "pipes_volume": "/Volumes/main/sales/dagster_pipes",
     "ci": "none",
+    "deploy": "none",
     "include_examples": "false",
 }
 AZURE_CHOICE = "Azure service principal client secret (ARM_CLIENT_ID/SECRET/TENANT_ID)"
