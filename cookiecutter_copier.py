@@ -1,0 +1,44 @@
+"""Jinja extension of the cookiecutter and cruft front ends (cookiecutter.json ``_extensions``).
+
+Cookiecutter renders this template through its hooks, which hand the answers to Copier's own
+engine (hooks/pre_gen_project.py). The hooks run in a child process and see neither the
+template checkout being rendered nor the command rendering it; cookiecutter renders each hook
+as a Jinja template first, in the parent process, with the checkout as the working directory.
+This extension gives that render one global, ``copier_bridge()``, which records both.
+
+Cookiecutter and cruft put the template's root on ``sys.path`` while they render, which is
+how this module is found.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from jinja2 import Environment
+from jinja2.ext import Extension
+
+# cruft renders the template again to compute a diff (`cruft update`, `cruft diff`): such
+# renders are compared and thrown away, never verified.
+CRUFT_DIFF_RENDER = ("cruft._commands.utils.generate", "cookiecutter_template")
+
+
+def copier_bridge() -> dict[str, Any]:
+    """The template checkout being rendered and whether cruft renders it only for a diff."""
+    frame = sys._getframe(1)
+    diff_render = False
+    while frame is not None:
+        if (frame.f_globals.get("__name__"), frame.f_code.co_name) == CRUFT_DIFF_RENDER:
+            diff_render = True
+            break
+        frame = frame.f_back
+    return {"template": os.getcwd(), "diff_render": diff_render}
+
+
+class CopierBridge(Extension):
+    """Adds the ``copier_bridge()`` global to cookiecutter's Jinja environment."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.globals["copier_bridge"] = copier_bridge
