@@ -124,7 +124,7 @@ class LocalDatabricks:
         self.workspace = WorkspaceService(self.storage)
         self.workspace.reset([PAT_USER, self.client_id])
         self.manager = RunManager(
-            self.run_config, self.storage, self.clusters, self.secrets, self._url
+            self.run_config, self.storage, self.clusters, self.secrets, self._url, self.auth
         )
         self.jobs = JobService(self.manager, self.behaviours)
         IdentityService(self.auth, self._url).register(router)

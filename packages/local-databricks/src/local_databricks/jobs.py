@@ -19,7 +19,7 @@ from .routing import (
     check_str_list,
     check_str_map,
 )
-from .runs import TERMINAL, Run, RunManager, TaskRun
+from .runs import FAILED_RESULTS, TERMINAL, Run, RunManager, TaskRun
 from .util import now_ms, prune, to_bool, to_int
 
 SUPPORTED_TASK_TYPES = ("spark_python_task", "notebook_task", "python_wheel_task")
@@ -82,6 +82,7 @@ class JobService:
         router.add("POST", base + "runs/cancel-all", self.cancel_all)
         router.add("GET", base + "runs/list", self.list_runs)
         router.add("POST", base + "runs/delete", self.delete_run)
+        router.add("POST", base + "runs/repair", self.repair_run)
         router.add("POST", base + "create", self.create)
         router.add("GET", base + "get", self.get)
         router.add("GET", base + "list", self.list)
@@ -155,21 +156,7 @@ class JobService:
         tasks = []
         for raw in settings.get("tasks") or []:
             task_run_id = self.manager.new_id()
-            refs = {
-                "job.id": str(job_id),
-                "job.run_id": str(run_id),
-                "job.name": str(settings.get("name") or settings.get("run_name") or "Untitled"),
-                "task.name": raw["task_key"],
-                "task.run_id": str(task_run_id),
-                **{f"job.parameters.{k}": str(v) for k, v in params.items()},
-            }
-            spec = _substitute(copy.deepcopy(raw), refs)
-            if "notebook_task" in spec and params:
-                notebook = spec["notebook_task"]
-                notebook["base_parameters"] = {
-                    **(notebook.get("base_parameters") or {}),
-                    **{k: str(v) for k, v in params.items()},
-                }
+            spec = _task_spec(raw, settings, job_id, run_id, task_run_id, params)
             tasks.append(
                 TaskRun(
                     run_id=task_run_id,
@@ -182,7 +169,12 @@ class JobService:
                 )
             )
         name = settings.get("run_name") or settings.get("name") or "Untitled"
+        queue = settings.get("queue") or {}
         return Run(
+            max_concurrent_runs=(
+                int(settings.get("max_concurrent_runs") or 1) if run_type == "JOB_RUN" else 0
+            ),
+            queue_enabled=bool(queue.get("enabled")),
             run_id=run_id,
             job_id=job_id,
             number_in_job=self._number(job_id) if run_type == "JOB_RUN" else run_id,
@@ -218,7 +210,7 @@ class JobService:
         run, task = self._lookup(req)
         if task is not None:
             return self.manager.render_task_run(run, task)
-        return self.manager.render(run)
+        return self.manager.render(run, include_history=to_bool(req.query.get("include_history")))
 
     def get_output(self, req: Request) -> dict:
         """GET runs/get-output: needs a task run id unless the run has a single task."""
@@ -248,6 +240,83 @@ class JobService:
             if run.job_id == job["job_id"] and not run.done():
                 self.manager.cancel(run)
         return {}
+
+    def repair_run(self, req: Request) -> dict:
+        """POST runs/repair: rerun the given (or all failed) tasks of a finished run."""
+        body = req.json()
+        run, task = self._lookup(req)
+        if task is not None:
+            raise invalid(f"Run {task.run_id} is a task run: repair its job run {run.run_id}.")
+        rerun = check_str_list(body.get("rerun_tasks"), "rerun_tasks")
+        all_failed = body.get("rerun_all_failed_tasks")
+        if all_failed is not None and not isinstance(all_failed, bool):
+            raise invalid("Invalid value for field 'rerun_all_failed_tasks': a boolean.")
+        dependents = body.get("rerun_dependent_tasks")
+        if dependents is not None and not isinstance(dependents, bool):
+            raise invalid("Invalid value for field 'rerun_dependent_tasks': a boolean.")
+        latest = check_int(body.get("latest_repair_id"), "latest_repair_id")
+        given = check_str_map(body.get("job_parameters"), "job_parameters")
+        if bool(rerun) == bool(all_failed):
+            raise invalid("Exactly one of rerun_tasks or rerun_all_failed_tasks must be specified.")
+        with self.manager.cond:
+            current = {t.key: t for t in run.current()}
+            repairs = [c["id"] for c in run.cycles[1:]]
+            if repairs and latest != repairs[-1]:
+                raise invalid(
+                    f"The latest repair of run {run.run_id} is {repairs[-1]}: pass it as "
+                    "latest_repair_id."
+                )
+            if not repairs and latest is not None:
+                raise invalid(f"Run {run.run_id} has no repair {latest}.")
+            unknown = sorted(set(rerun) - set(current))
+            if unknown:
+                raise invalid(f"Task(s) {', '.join(unknown)} do not exist in run {run.run_id}.")
+            if all_failed:
+                rerun = [
+                    k
+                    for k, t in current.items()
+                    if t.result in FAILED_RESULTS or t.life == "INTERNAL_ERROR"
+                ]
+                if not rerun:
+                    raise invalid(f"Run {run.run_id} has no failed tasks to repair.")
+            keys = set(rerun)
+            if dependents:
+                changed = True
+                while changed:
+                    changed = False
+                    for key, t in current.items():
+                        if key not in keys and keys & set(t.depends_on):
+                            keys.add(key)
+                            changed = True
+            ordered = [k for k in current if k in keys]
+            if given:
+                known = {p["name"] for p in run.job_parameters}
+                missing = sorted(set(given) - known)
+                if missing:
+                    raise invalid(
+                        f"Job parameter(s) {', '.join(missing)} are not defined in the job."
+                    )
+                for param in run.job_parameters:
+                    if param["name"] in given:
+                        param["value"] = str(given[param["name"]])
+            params = {p["name"]: p.get("value", p.get("default")) for p in run.job_parameters}
+            with self._lock:
+                job = self.jobs.get(run.job_id)
+            settings = copy.deepcopy(job["settings"]) if job else {"name": run.run_name}
+            raw_tasks = {t["task_key"]: t for t in settings.get("tasks") or []}
+
+            def build_spec(key: str, task_run_id: int) -> dict:
+                # the service reruns with the job's current task settings; a one-time run (or a
+                # deleted job) keeps the spec it ran with
+                raw = raw_tasks.get(key)
+                if raw is None:
+                    return copy.deepcopy(current[key].spec)
+                spec = _task_spec(raw, settings, run.job_id, run.run_id, task_run_id, params)
+                _apply_legacy_params(spec, run.overriding_parameters)
+                return spec
+
+            repair_id = self.manager.repair(run, ordered, build_spec)
+        return {"repair_id": repair_id}
 
     def delete_run(self, req: Request) -> dict:
         """POST runs/delete: only runs that are not active."""
@@ -445,6 +514,8 @@ class JobService:
                 task["depends_on"] = deps
         for task in settings.get("tasks") or []:
             _apply_legacy_params(task, legacy)
+        if body.get("queue") is not None:
+            settings["queue"] = check_dict(body.get("queue"), "queue")
         run = self._build_run(
             req, settings, "JOB_RUN", job["job_id"], job_parameters, _overriding(legacy)
         )
@@ -641,6 +712,28 @@ def _check_acyclic(graph: dict[str, list[str]]) -> None:
 
     for node in graph:
         visit(node, [])
+
+
+def _task_spec(
+    raw: dict, settings: dict, job_id: int, run_id: int, task_run_id: int, params: dict
+) -> dict:
+    """A task's spec for one run: dynamic value references resolved, job parameters as widgets."""
+    refs = {
+        "job.id": str(job_id),
+        "job.run_id": str(run_id),
+        "job.name": str(settings.get("name") or settings.get("run_name") or "Untitled"),
+        "task.name": raw["task_key"],
+        "task.run_id": str(task_run_id),
+        **{f"job.parameters.{k}": str(v) for k, v in params.items()},
+    }
+    spec = _substitute(copy.deepcopy(raw), refs)
+    if "notebook_task" in spec and params:
+        notebook = spec["notebook_task"]
+        notebook["base_parameters"] = {
+            **(notebook.get("base_parameters") or {}),
+            **{k: str(v) for k, v in params.items()},
+        }
+    return spec
 
 
 def _substitute(value, refs: dict[str, str]):

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .auth import AuthStore
 from .clusters import ClusterStore
 from .executor import (
     KILL_GRACE_SECONDS,
@@ -26,12 +27,13 @@ from .executor import (
 from .faults import RunBehaviour
 from .paths import Storage
 from .secrets_api import SECRET_REF_RE, SecretStore
-from .util import WORKSPACE_ID, now_ms, prune
+from .util import WORKSPACE_ID, now_ms, prune, random_token
 
 TERMINAL = ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")
 FAILED_RESULTS = ("FAILED", "TIMEDOUT", "UPSTREAM_FAILED", "CANCELED", "UPSTREAM_CANCELED")
 V2_STATES = {
     "BLOCKED": "BLOCKED",
+    "WAITING_FOR_RETRY": "WAITING",
     "PENDING": "PENDING",
     "QUEUED": "QUEUED",
     "RUNNING": "RUNNING",
@@ -116,6 +118,19 @@ class TaskRun:
     process: TaskProcess | None = None
     output: dict = field(default_factory=dict)
     workdir: Path | None = None
+    api_token: str | None = None
+    # Retries and repairs: every attempt is its own TaskRun with its own run id.
+    attempt_number: int = 0
+    original_attempt_run_id: int = 0
+    retry_at: float = 0.0
+    superseded: bool = False  # a retry or a repair replaced this attempt
+    cycle: int = 0  # 0 for the original run, N for the Nth repair
+
+    def dir_name(self) -> str:
+        """Directory of this attempt under the run's directory (task keys have no dots)."""
+        if self.cycle == 0 and self.attempt_number == 0:
+            return self.key
+        return f"{self.key}.{self.cycle}.{self.attempt_number}"
 
 
 @dataclass
@@ -148,10 +163,28 @@ class Run:
     stop_message: str = ""
     slots: dict[tuple, ClusterSlot] = field(default_factory=dict)
     thread: threading.Thread | None = None
+    # Job concurrency: 0 means unlimited (one-time runs).
+    max_concurrent_runs: int = 0
+    queue_enabled: bool = False
+    queued_mono: float = 0.0
+    queue_duration: int = 0
+    # Repair history: cycle 0 is the original run, then one entry per repair.
+    cycles: list[dict] = field(default_factory=list)
 
     def task(self, key: str) -> TaskRun:
-        """The task with `key`."""
-        return next(t for t in self.tasks if t.key == key)
+        """The current attempt of the task with `key`."""
+        return next(t for t in self.tasks if t.key == key and not t.superseded)
+
+    def current(self) -> list[TaskRun]:
+        """The current attempt of every task."""
+        return [t for t in self.tasks if not t.superseded]
+
+    def visible(self) -> list[TaskRun]:
+        """What runs/get lists: every attempt of each task's latest repair cycle."""
+        latest: dict[str, int] = {}
+        for task in self.tasks:
+            latest[task.key] = max(latest.get(task.key, 0), task.cycle)
+        return [t for t in self.tasks if t.cycle == latest[t.key]]
 
     def done(self) -> bool:
         """True when the run reached a terminal state."""
@@ -179,8 +212,10 @@ class RunManager:
         clusters: ClusterStore,
         secrets: SecretStore,
         host: str,
+        auth: AuthStore | None = None,
     ) -> None:
         self.config = config
+        self.auth = auth
         self.storage = storage
         self.clusters = clusters
         self.secrets = secrets
@@ -215,15 +250,72 @@ class RunManager:
     # ---- lifecycle -----------------------------------------------------------------------------
 
     def start(self, run: Run) -> None:
-        """Register `run` and start its supervisor thread."""
+        """Register `run` and start it, queue it or skip it (the job's max_concurrent_runs)."""
         with self.cond:
+            over_limit = bool(run.max_concurrent_runs) and (
+                self._active_count(run.job_id) >= run.max_concurrent_runs
+                or bool(self._queued(run.job_id))
+            )
             self.runs[run.run_id] = run
             for task in run.tasks:
                 self._task_index[task.run_id] = (run, task)
+            run.cycles = [{"start_time": run.start_time}]
+            if over_limit:
+                if run.queue_enabled:
+                    run.life = "QUEUED"
+                    run.message = ""
+                    run.queued_mono = time.monotonic()
+                    for task in run.tasks:
+                        task.life = "QUEUED"
+                    return
+                self._skip(run)
+                return
+            self._launch_supervisor(run)
+
+    def _launch_supervisor(self, run: Run) -> None:
         run.thread = threading.Thread(
             target=self._supervise, args=(run,), name=f"ld-run-{run.run_id}", daemon=True
         )
         run.thread.start()
+
+    def _active_count(self, job_id: int) -> int:
+        return sum(
+            1
+            for r in self.runs.values()
+            if r.job_id == job_id and not r.done() and r.life != "QUEUED"
+        )
+
+    def _queued(self, job_id: int) -> list[Run]:
+        queued = [r for r in self.runs.values() if r.job_id == job_id and r.life == "QUEUED"]
+        return sorted(queued, key=lambda r: (r.queued_mono, r.run_id))
+
+    def _skip(self, run: Run) -> None:
+        """The service's answer to a run over the job's concurrency with queueing disabled."""
+        message = (
+            f"Skipping this run because the limit of {run.max_concurrent_runs} maximum "
+            "concurrent runs has been reached."
+        )
+        run.life, run.message = "SKIPPED", message
+        run.termination = ("MAX_CONCURRENT_RUNS_EXCEEDED", "CLIENT_ERROR")
+        run.end_time = now_ms()
+        for task in run.tasks:
+            task.life, task.message = "SKIPPED", message
+            task.termination = run.termination
+        run.cycles[-1].update(self._cycle_summary(run))
+        self.cond.notify_all()
+
+    def _dequeue(self, job_id: int) -> None:
+        """Start queued runs of a job, oldest first, while it has free slots."""
+        with self.cond:
+            for run in self._queued(job_id):
+                if self._active_count(job_id) >= run.max_concurrent_runs:
+                    break
+                run.life = "PENDING"
+                run.queue_duration = int((time.monotonic() - run.queued_mono) * 1000)
+                run.submitted_mono = time.monotonic()
+                for task in run.tasks:
+                    task.life = "BLOCKED"
+                self._launch_supervisor(run)
 
     def cancel(self, run: Run, reason: str = "CANCELED", message: str = "") -> None:
         """Ask a run to stop; workers kill their process trees (TERMINATING, then TERMINATED)."""
@@ -232,8 +324,56 @@ class RunManager:
                 return
             run.stop_reason = reason
             run.stop_message = message
+            if run.life == "QUEUED":
+                # nothing runs yet: the run ends at once, and frees no slot
+                for task in run.tasks:
+                    self._finish_stopped(run, task)
+                self._finalize(run)
+                return
             run.life = "TERMINATING"
             self.cond.notify_all()
+
+    def repair(self, run: Run, keys: list[str], build_spec) -> int:
+        """Rerun the tasks `keys` of a finished run as a new repair cycle; the repair id.
+
+        `build_spec(task_key, task_run_id)` gives each rerun task its (current) spec.
+        """
+        from .errors import ApiError
+
+        with self.cond:
+            if not run.done():
+                raise ApiError(
+                    400,
+                    "INVALID_STATE",
+                    f"Run {run.run_id} is not in a terminal state and cannot be repaired.",
+                )
+            cycle = len(run.cycles)
+            repair_id = self.new_id()
+            for key in keys:
+                old = run.task(key)
+                task_run_id = self.new_id()
+                spec = build_spec(key, task_run_id)
+                new = TaskRun(
+                    run_id=task_run_id,
+                    key=key,
+                    spec=spec,
+                    depends_on=[d["task_key"] for d in spec.get("depends_on") or []],
+                    run_if=spec.get("run_if") or "ALL_SUCCESS",
+                    timeout_seconds=int(spec.get("timeout_seconds") or 0),
+                    cycle=cycle,
+                )
+                old.superseded = True
+                run.tasks.append(new)
+                self._task_index[new.run_id] = (run, new)
+            run.cycles.append({"id": repair_id, "start_time": now_ms()})
+            run.life, run.result, run.message, run.termination = "PENDING", None, "", None
+            run.stop_reason, run.stop_message = None, ""
+            run.user_cancelled_or_timedout = False
+            run.end_time = 0
+            run.slots = {}
+            run.submitted_mono = time.monotonic()
+            self._launch_supervisor(run)
+            return repair_id
 
     def delete(self, run: Run) -> None:
         """Forget a finished run and its task runs."""
@@ -280,38 +420,40 @@ class RunManager:
         workers: list[threading.Thread] = []
         while True:
             with self.cond:
+                now = time.monotonic()
                 if (
                     run.stop_reason is None
                     and run.timeout_seconds
-                    and time.monotonic() >= run.submitted_mono + run.timeout_seconds
+                    and now >= run.submitted_mono + run.timeout_seconds
                 ):
                     run.stop_reason = "TIMEDOUT"
                     run.stop_message = f"Run timed out after {run.timeout_seconds} seconds."
                     run.life = "TERMINATING"
-                for task in run.tasks:
+                # Failed attempts with retries left get their next attempt before any dependent
+                # task looks at them.
+                if run.stop_reason is None:
+                    for task in run.current():
+                        if task.life in TERMINAL and _should_retry(task):
+                            self._new_attempt(run, task)
+                wait = 0.25
+                for task in run.current():
                     if task.launched or task.life in TERMINAL:
                         continue
                     if run.stop_reason is not None:
                         self._finish_stopped(run, task)
+                        continue
+                    if task.life == "WAITING_FOR_RETRY":
+                        if now < task.retry_at:
+                            wait = min(wait, task.retry_at - now)
+                            continue
+                        workers.append(self._launch(run, task))
                         continue
                     deps = [run.task(k) for k in task.depends_on]
                     if any(d.life not in TERMINAL for d in deps):
                         continue
                     decision = _run_if_decision(task.run_if, [d.result for d in deps])
                     if decision is None:
-                        task.launched = True
-                        task.life = "PENDING"
-                        task.message = "Waiting for cluster"
-                        task.start_time = now_ms()
-                        task.scheduled_mono = time.monotonic()
-                        worker = threading.Thread(
-                            target=self._task_main,
-                            args=(run, task),
-                            name=f"ld-task-{task.run_id}",
-                            daemon=True,
-                        )
-                        workers.append(worker)
-                        worker.start()
+                        workers.append(self._launch(run, task))
                     else:
                         message = {
                             "UPSTREAM_FAILED": "Upstream task(s) failed.",
@@ -320,22 +462,62 @@ class RunManager:
                         }[decision]
                         task.start_time = task.start_time or now_ms()
                         self._finish(task, "TERMINATED", decision, message, ("SKIPPED", "SUCCESS"))
-                if all(t.life in TERMINAL for t in run.tasks):
+                current = run.current()
+                if all(t.life in TERMINAL for t in current) and (
+                    run.stop_reason is not None or not any(_should_retry(t) for t in current)
+                ):
                     break
                 if run.stop_reason is None:
                     self._update_parent_state(run)
-                wait = 0.25
                 if run.timeout_seconds and run.stop_reason is None:
                     left = run.submitted_mono + run.timeout_seconds - time.monotonic()
-                    wait = max(0.01, min(wait, left))
-                self.cond.wait(wait)
+                    wait = min(wait, left)
+                self.cond.wait(max(0.01, wait))
         for worker in workers:
             worker.join(5)
 
+    def _launch(self, run: Run, task: TaskRun) -> threading.Thread:
+        task.launched = True
+        task.life = "PENDING"
+        task.message = "Waiting for cluster"
+        task.start_time = now_ms()
+        task.scheduled_mono = time.monotonic()
+        worker = threading.Thread(
+            target=self._task_main, args=(run, task), name=f"ld-task-{task.run_id}", daemon=True
+        )
+        worker.start()
+        return worker
+
+    def _new_attempt(self, run: Run, failed: TaskRun) -> TaskRun:
+        """The next attempt of a failed task: WAITING_FOR_RETRY until min_retry_interval_millis
+        after the failed attempt started (the service's definition of the interval)."""
+        interval = (failed.spec.get("min_retry_interval_millis") or 0) / 1000
+        attempt = TaskRun(
+            run_id=self.new_id(),
+            key=failed.key,
+            spec=failed.spec,
+            depends_on=failed.depends_on,
+            run_if=failed.run_if,
+            timeout_seconds=failed.timeout_seconds,
+            life="WAITING_FOR_RETRY",
+            message="Waiting for retry",
+            attempt_number=failed.attempt_number + 1,
+            original_attempt_run_id=failed.original_attempt_run_id or failed.run_id,
+            retry_at=max(time.monotonic(), failed.scheduled_mono + interval),
+            cycle=failed.cycle,
+        )
+        attempt.start_time = now_ms()
+        failed.superseded = True
+        run.tasks.append(attempt)
+        self._task_index[attempt.run_id] = (run, attempt)
+        self.cond.notify_all()
+        return attempt
+
     def _update_parent_state(self, run: Run) -> None:
-        if any(t.life in ("RUNNING", "TERMINATING") for t in run.tasks):
+        current = run.current()
+        if any(t.life in ("RUNNING", "TERMINATING", "WAITING_FOR_RETRY") for t in current):
             run.life, run.message = "RUNNING", "In run"
-        elif any(t.life == "PENDING" for t in run.tasks):
+        elif any(t.life == "PENDING" for t in current):
             running_before = run.life == "RUNNING"
             run.life = "RUNNING" if running_before else "PENDING"
             run.message = "In run" if running_before else "Waiting for cluster"
@@ -382,13 +564,25 @@ class RunManager:
                     self.clusters.set_state(slot.cluster_id, "TERMINATED", "Job finished")
             self._set_run_result(run)
             run.end_time = now_ms()
+            run.cycles[-1].update(self._cycle_summary(run))
             self.cond.notify_all()
+        if run.max_concurrent_runs:
+            self._dequeue(run.job_id)
+
+    def _cycle_summary(self, run: Run) -> dict:
+        """end_time, state and status of a finished run cycle (for repair_history)."""
+        return {
+            "end_time": run.end_time,
+            "state": _state(run.life, run.result, run.message, run.user_cancelled_or_timedout),
+            "status": _status(run.life, run.termination, run.message),
+        }
 
     def _set_run_result(self, run: Run) -> None:
-        dependents = {k for t in run.tasks for k in t.depends_on}
-        leaves = [t for t in run.tasks if t.key not in dependents]
-        failed = [t for t in run.tasks if t.result in FAILED_RESULTS or t.life == "INTERNAL_ERROR"]
-        internal = [t for t in run.tasks if t.life == "INTERNAL_ERROR"]
+        current = run.current()
+        dependents = {k for t in current for k in t.depends_on}
+        leaves = [t for t in current if t.key not in dependents]
+        failed = [t for t in current if t.result in FAILED_RESULTS or t.life == "INTERNAL_ERROR"]
+        internal = [t for t in current if t.life == "INTERNAL_ERROR"]
         failed_leaves = [t for t in leaves if t in failed]
         run.life = "TERMINATED"
         if run.stop_reason == "CANCELED":
@@ -415,7 +609,7 @@ class RunManager:
             first = next(t for t in failed if t.result not in skipped)
             run.result = "FAILED"
             run.message = f"Task {first.key} failed with message: {first.message}"
-            if any(t.result == "UPSTREAM_FAILED" for t in run.tasks):
+            if any(t.result == "UPSTREAM_FAILED" for t in current):
                 run.message += " This caused all downstream tasks to get skipped."
             run.termination = first.termination or ("RUN_EXECUTION_ERROR", "CLIENT_ERROR")
         elif failed:
@@ -442,6 +636,9 @@ class RunManager:
                 self._finish(task, "TERMINATED", "FAILED", exc.message, code)
         except Exception as exc:
             self._finish_internal_error(task, exc)
+        finally:
+            if task.api_token and self.auth is not None:
+                self.auth.remove_pat(task.api_token)
 
     def _stop_reason(self, run: Run, task: TaskRun) -> tuple[str, str] | None:
         if run.stop_reason is not None:
@@ -490,19 +687,26 @@ class RunManager:
             raise TaskSetupError(behaviour.message or WORKLOAD_FAILED)
 
         run_dir = (self.storage.runs / str(run.run_id)).resolve()
-        workdir = (run_dir / task.key).resolve()
+        workdir = (run_dir / task.dir_name()).resolve()
         if workdir.parent != run_dir:
             # task keys are validated on submit; this keeps a bad key from ever leaving run_dir
             raise TaskSetupError(f"Invalid task_key {task.key!r}.", internal=True)
         task.workdir = workdir
         command = prepare_command(self, run, task, workdir)
+        api_env = {"LOCAL_DATABRICKS_API_URL": self.host}
+        if self.auth is not None:
+            # Like a driver's context token: valid while the task runs (dbutils.secrets uses it).
+            task.api_token = random_token()
+            self.auth.add_pat(task.api_token)
+            api_env["LOCAL_DATABRICKS_API_TOKEN"] = task.api_token
         env = task_env(
             self.storage,
             slot.env,
             _spark_conf(slot),
-            self.storage.spark / f"{run.run_id}-{task.key}",
+            self.storage.spark / f"{run.run_id}-{task.dir_name()}",
             {
                 **command.env,
+                **api_env,
                 **(
                     {"LOCAL_DATABRICKS_REQUIRE_VOLUMES": "1"} if self.config.require_volumes else {}
                 ),
@@ -638,9 +842,10 @@ class RunManager:
         """The run page URL of the real UI, pointing at this server."""
         return f"{self.host}/?o={WORKSPACE_ID}#job/{run.job_id}/run/{run_id}"
 
-    def render(self, run: Run, include_tasks: bool = True) -> dict:
+    def render(self, run: Run, include_tasks: bool = True, include_history: bool = False) -> dict:
         """A run as runs/get returns it."""
         with self.cond:
+            visible = run.visible()
             end = run.end_time if run.done() else 0
             body = {
                 "job_id": run.job_id,
@@ -659,18 +864,46 @@ class RunManager:
                 "run_duration": (end or now_ms()) - run.start_time,
                 "attempt_number": 0,
                 "state": _state(run.life, run.result, run.message, run.user_cancelled_or_timedout),
-                "status": _status(run.life, run.termination, run.message),
+                "status": _status(run.life, run.termination, run.message, _queue_details(run)),
+                "queue_duration": run.queue_duration,
                 "job_clusters": copy.deepcopy(run.job_clusters),
                 "job_parameters": copy.deepcopy(run.job_parameters),
                 "overriding_parameters": copy.deepcopy(run.overriding_parameters),
                 "trigger": run.trigger,
             }
             if include_tasks:
-                body["tasks"] = [self.render_task(run, t) for t in run.tasks]
+                body["tasks"] = [self.render_task(run, t) for t in visible]
                 body["has_more"] = False
-            if len(run.tasks) == 1 and run.tasks[0].slot and run.tasks[0].slot.cluster_id:
-                body["cluster_instance"] = _cluster_instance(run.tasks[0])
+            if include_history:
+                body["repair_history"] = self._repair_history(run)
+            if len(run.current()) == 1:
+                only = run.current()[0]
+                if only.slot and only.slot.cluster_id:
+                    body["cluster_instance"] = _cluster_instance(only)
             return prune(body)
+
+    def _repair_history(self, run: Run) -> list[dict]:
+        """ORIGINAL, then one REPAIR item per repair, each with the task runs it ran."""
+        items = []
+        for index, cycle in enumerate(run.cycles):
+            live = index == len(run.cycles) - 1 and not run.done()
+            item = {
+                "type": "REPAIR" if index else "ORIGINAL",
+                "id": cycle.get("id"),
+                "start_time": cycle["start_time"],
+                "end_time": 0 if live else cycle.get("end_time", 0),
+                "task_run_ids": [t.run_id for t in run.tasks if t.cycle == index],
+            }
+            if live:
+                item["state"] = _state(
+                    run.life, run.result, run.message, run.user_cancelled_or_timedout
+                )
+                item["status"] = _status(run.life, run.termination, run.message)
+            else:
+                item["state"] = copy.deepcopy(cycle.get("state"))
+                item["status"] = copy.deepcopy(cycle.get("status"))
+            items.append(item)
+        return items
 
     def render_task(self, run: Run, task: TaskRun) -> dict:
         """One entry of `tasks` in runs/get."""
@@ -680,7 +913,7 @@ class RunManager:
                 {
                     "run_id": task.run_id,
                     "run_if": task.run_if,
-                    "attempt_number": 0,
+                    "attempt_number": task.attempt_number,
                     "start_time": task.start_time,
                     "end_time": task.end_time if task.life in TERMINAL else 0,
                     "run_page_url": self.page_url(run, task.run_id),
@@ -702,7 +935,8 @@ class RunManager:
         body.update(
             {
                 "run_id": task.run_id,
-                "original_attempt_run_id": task.run_id,
+                "original_attempt_run_id": task.original_attempt_run_id or task.run_id,
+                "attempt_number": task.attempt_number,
                 "run_page_url": task_json["run_page_url"],
                 "start_time": task.start_time,
                 "end_time": task_json.get("end_time", 0),
@@ -760,8 +994,24 @@ def _state(life: str, result: str | None, message: str, cancelled: bool) -> dict
     return state
 
 
-def _status(life: str, termination: tuple[str, str] | None, message: str) -> dict:
+def _queue_details(run: Run) -> dict | None:
+    if run.life != "QUEUED":
+        return None
+    return {
+        "code": "MAX_CONCURRENT_RUNS_REACHED",
+        "message": (
+            f"Queued due to reaching the maximum concurrent runs ({run.max_concurrent_runs}) "
+            "of the job."
+        ),
+    }
+
+
+def _status(
+    life: str, termination: tuple[str, str] | None, message: str, queue: dict | None = None
+) -> dict:
     status: dict = {"state": V2_STATES.get(life, life)}
+    if queue:
+        status["queue_details"] = queue
     if life in TERMINAL and termination is not None:
         status["termination_details"] = {
             "code": termination[0],
@@ -769,6 +1019,19 @@ def _status(life: str, termination: tuple[str, str] | None, message: str) -> dic
             "message": message,
         }
     return status
+
+
+def _should_retry(task: TaskRun) -> bool:
+    """A finished attempt the service retries: FAILED (TIMEDOUT with retry_on_timeout) while
+    max_retries allows (-1: forever)."""
+    if task.life != "TERMINATED" or task.superseded:
+        return False
+    max_retries = task.spec.get("max_retries") or 0
+    if max_retries == 0 or (max_retries > 0 and task.attempt_number >= max_retries):
+        return False
+    if task.result == "FAILED":
+        return True
+    return task.result == "TIMEDOUT" and bool(task.spec.get("retry_on_timeout"))
 
 
 def _run_if_decision(run_if: str, results: list[str | None]) -> str | None:

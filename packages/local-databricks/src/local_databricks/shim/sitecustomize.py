@@ -8,6 +8,8 @@ It makes a local process look like a Databricks driver without any import of loc
   `spark.databricks.clusterUsageTags.*` conf when no real session is active, and
   `SparkSession.builder.getOrCreate()` starts a real local Spark (`local[1]`) under the
   emulator root.
+* dbutils: a lazy `dbutils` builtin, and `pyspark.dbutils` (`DBUtils(spark)`) mapped to the
+  shim's local_databricks_dbutils.py (see that module).
 * An existing `sitecustomize` of the interpreter is still executed (chained).
 """
 
@@ -367,9 +369,14 @@ _PATCHES = {
 
 
 class _PatchingFinder(importlib.abc.MetaPathFinder):
-    """Patches selected pyspark modules right after they execute."""
+    """Patches selected pyspark modules right after they execute; serves `pyspark.dbutils`."""
 
     def find_spec(self, fullname, path, target=None):
+        if fullname == "pyspark.dbutils":
+            # Databricks Runtime ships pyspark.dbutils; open-source pyspark does not.
+            return importlib.util.spec_from_file_location(
+                fullname, os.path.join(_SHIM_DIR, "pyspark_dbutils.py")
+            )
         patch = _PATCHES.get(fullname)
         if patch is None:
             return None
@@ -401,6 +408,23 @@ def _install_spark_hook():
                 break
 
 
+class _LazyDbutils:
+    """The `dbutils` builtin: the shim's dbutils, imported on first attribute access."""
+
+    def __getattr__(self, name):
+        from local_databricks_dbutils import shared
+
+        return getattr(shared(), name)
+
+    def __repr__(self):
+        return "<dbutils (local-databricks)>"
+
+
+def _install_dbutils():
+    if not hasattr(builtins, "dbutils"):
+        builtins.dbutils = _LazyDbutils()
+
+
 def _chain_existing_sitecustomize():
     search = [p for p in sys.path if os.path.abspath(p or ".") != _SHIM_DIR]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", search)
@@ -415,4 +439,5 @@ def _chain_existing_sitecustomize():
 
 _install_fs_shim()
 _install_spark_hook()
+_install_dbutils()
 _chain_existing_sitecustomize()
