@@ -19,7 +19,6 @@ Deploying the jobs is in :mod:`.deploy`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,7 +27,9 @@ import dagster as dg
 from pydantic import Field
 
 from .deploy import find_job
-from .pipes import get_run_watched, idempotency_token
+from .errors import state_name, task_error
+from .lifecycle import RemoteRun, start
+from .naming import idempotency_token
 from .workspace import DatabricksWorkspace
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 Outcome = Literal["succeeded", "skipped", "failed"]
 SUCCEEDED_STATES = frozenset({"SUCCESS", "SUCCESS_WITH_FAILURES"})
 SKIPPED_STATES = frozenset({"UPSTREAM_FAILED", "UPSTREAM_CANCELED", "EXCLUDED", "DISABLED"})
-FINAL_LIFE_CYCLE_STATES = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
 
 
 @dataclass(frozen=True)
@@ -102,64 +102,43 @@ class DatabricksJobs(dg.ConfigurableResource):
     ) -> JobRun:
         """Start the job named ``job_name``, wait until it ends, and return how each task ended.
 
-        A retried step reuses the run it started (idempotency token); a terminated Dagster
-        run cancels the Databricks run. The step log says when the SDK retries, and an
-        unreachable workspace fails the step saying what to check.
+        The run's life is the Pipes runner's (:mod:`.lifecycle`): a retried step reuses the run
+        it started (idempotency token); a terminated Dagster run or a polling error cancels
+        the Databricks run; rejected credentials name the run left running. The step log says
+        when the SDK retries, and an unreachable workspace fails the step saying what to check.
         """
-        try:
-            with self.workspace.reporting_retries(context.log):
-                return self._run_now(context, job_name, job_parameters)
-        except Exception as error:
-            failure = self.workspace.unreachable(error)
-            if failure is None:
-                raise
-            raise failure from error
+        with self.workspace.explaining_errors(context.log):
+            client = self.workspace.get_client()
+            job_id = find_job(client, job_name)
+            if job_id is None:
+                raise dg.Failure(description=f"No Databricks job is named '{job_name}'.")
+            token = idempotency_token(context)
 
-    def _run_now(
-        self,
-        context: dg.AssetExecutionContext | dg.OpExecutionContext,
-        job_name: str,
-        job_parameters: Mapping[str, str] | None,
-    ) -> JobRun:
-        client = self.workspace.get_client()
-        job_id = find_job(client, job_name)
-        if job_id is None:
-            raise dg.Failure(description=f"No Databricks job is named '{job_name}'.")
-        started = client.jobs.run_now(
-            job_id=job_id,
-            job_parameters=dict(job_parameters) if job_parameters else None,
-            idempotency_token=idempotency_token(context),
-        )
-        run_id = started.response.run_id
-        context.log.info(f"Started run {run_id} of Databricks job '{job_name}' ({job_id}).")
-        try:
-            run = self._wait(client, run_id)
-        except dg.DagsterExecutionInterruptedError:
-            context.log.warning(f"Dagster run terminated: cancelling Databricks run {run_id}.")
-            client.jobs.cancel_run(run_id)
-            raise
-        return job_run(client, job_id, run)
+            def launch() -> int:
+                parameters = dict(job_parameters) if job_parameters else None
+                started = client.jobs.run_now(
+                    job_id=job_id, job_parameters=parameters, idempotency_token=token
+                )
+                return started.bind()["run_id"]
 
-    def _wait(self, client: WorkspaceClient, run_id: int) -> Run:
-        run_page_url = None
-        while True:
-            run = get_run_watched(client, run_id, self.workspace.describe_auth(), run_page_url)
-            run_page_url = run.run_page_url
-            life = run.state.life_cycle_state if run.state else None
-            if life is not None and life.value in FINAL_LIFE_CYCLE_STATES:
-                return run
-            time.sleep(self.poll_interval_seconds)
+            run_id = start(launch, client.jobs.cancel_run)
+            context.log.info(f"Started run {run_id} of Databricks job '{job_name}' ({job_id}).")
+            auth = self.workspace.describe_auth()
+            remote = RemoteRun(client, run_id, context.log, auth, self.poll_interval_seconds)
+            with remote.cancelled_on_failure():
+                run = remote.wait()
+            return job_run(client, job_id, run)
 
 
 def job_run(client: WorkspaceClient, job_id: int, run: Run) -> JobRun:
     """Summarise a finished run; failed tasks carry the last line of their error."""
     tasks = {}
     for task in run.tasks or []:
-        state = task.state
-        name = _state_name(state)
-        message = (state.state_message if state else None) or ""
+        name = state_name(task.state)
+        message = (task.state.state_message if task.state else None) or ""
         if name not in SUCCEEDED_STATES | SKIPPED_STATES:
-            message = _error_line(client, task.run_id) or message
+            error = task_error(client, task.run_id)
+            message = error.splitlines()[-1] if error else message
         seconds = (
             round((task.end_time - task.start_time) / 1000, 1)
             if task.start_time and task.end_time
@@ -168,24 +147,7 @@ def job_run(client: WorkspaceClient, job_id: int, run: Run) -> JobRun:
         tasks[task.task_key or "?"] = TaskResult(
             task.task_key or "?", name, message, task.run_id, seconds
         )
-    return JobRun(job_id, run.run_id or 0, run.run_page_url or "", _state_name(run.state), tasks)
-
-
-def _error_line(client: WorkspaceClient, task_run_id: int | None) -> str:
-    if task_run_id is None:
-        return ""
-    try:
-        return client.jobs.get_run_output(task_run_id).error or ""
-    except Exception:  # the outcome matters more than its explanation
-        return ""
-
-
-def _state_name(state: Any) -> str:
-    if state is None:
-        return "UNKNOWN"
-    if state.result_state is not None:
-        return state.result_state.value
-    return state.life_cycle_state.value if state.life_cycle_state else "UNKNOWN"
+    return JobRun(job_id, run.run_id or 0, run.run_page_url or "", state_name(run.state), tasks)
 
 
 def materialize_job_assets(
