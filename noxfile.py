@@ -8,6 +8,8 @@
 - ``lint``: ruff on the template repository's own code.
 - ``wheels``: build the packages' wheels into ``dist/``, for teams that publish them to an
   internal index instead of installing them from this repository.
+- ``release``: prepare release X.Y.Z (``uvx nox -s release -- X.Y.Z``): changelog section,
+  tag, releases.yml entry (tools/release.py).
 """
 
 from __future__ import annotations
@@ -188,3 +190,13 @@ def wheels(session: nox.Session) -> None:
     for package in sorted(p for p in PACKAGES.iterdir() if (p / "pyproject.toml").is_file()):
         session.run("uv", "build", "--wheel", "--out-dir", str(target), str(package), external=True)
     session.log(f"Wheels in {target}: publish them to your index (see a project's pyproject.toml)")
+
+
+@nox.session(venv_backend="none")
+def release(session: nox.Session) -> None:
+    """Prepare release X.Y.Z from a clean tree: `uvx nox -s release -- 0.2.0 [--notes TEXT]`.
+    The CHANGELOG's Unreleased becomes the X.Y.Z section, that commit is tagged and recorded
+    in releases.yml (tools/release.py says why two commits). Nothing is pushed."""
+    if not session.posargs:
+        session.error("release: name the version, e.g. `uvx nox -s release -- 0.2.0`")
+    session.run(sys.executable, str(ROOT / "tools" / "release.py"), *session.posargs)
