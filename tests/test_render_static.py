@@ -17,9 +17,10 @@ from rendering import render
 
 MATRIX = pairwise_matrix()
 # Databricks references are meant to stay in the output: secrets ({{secrets/<scope>/<key>}})
-# and dynamic value references ({{job.run_id}}, {{task.name}}, ...).
+# and dynamic value references ({{job.run_id}}, {{task.name}}, ...); so are GitHub Actions
+# expressions (${{ secrets.X }}).
 DATABRICKS_REFERENCE = r"secrets/|(job|task|tasks|run|parent_run|job_parameters|backfill)\."
-JINJA_MARKER = re.compile(rf"\{{\{{(?!{DATABRICKS_REFERENCE})|\{{%|%\}}|\{{#|#\}}")
+JINJA_MARKER = re.compile(rf"(?<!\$)\{{\{{(?!{DATABRICKS_REFERENCE})|\{{%|%\}}|\{{#|#\}}")
 TEXT_SUFFIXES = {".py", ".toml", ".yml", ".yaml", ".md", ".txt", ".cfg", ".example", ""}
 MAINTAINED = "Maintained by the template; changes arrive with `copier update`."
 
