@@ -64,7 +64,8 @@ def check_clean(repo: Path) -> None:
             "the working tree is not clean: commit or remove these first "
             f"(a release is cut from committed files only):\n  {shown}"
         )
-    if subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], cwd=repo).returncode != 0:
+    branch = subprocess.run(["git", "symbolic-ref", "-q", "HEAD"], cwd=repo, capture_output=True)
+    if branch.returncode != 0:
         raise ReleaseError("HEAD is detached: switch to the branch to release, e.g. main")
 
 
