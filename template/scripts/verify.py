@@ -1,6 +1,6 @@
 """Maintained by the template; changes arrive with `copier update`.
 
-Verify the project the way CI does: lock, install, format, lint, load definitions, test.
+Verify the project the way CI does: install, format, lint, type-check, load definitions, test.
 
 Run it from the project root with any Python 3.10+ and uv on PATH::
 
@@ -25,6 +25,7 @@ CHECKS: list[tuple[str, list[str]]] = [
     ("install (uv sync)", ["uv", "sync"]),
     ("format (ruff format --check)", ["uv", "run", "--no-sync", "ruff", "format", "--check", "."]),
     ("lint (ruff check)", ["uv", "run", "--no-sync", "ruff", "check", "."]),
+    ("types (pyright)", ["uv", "run", "--no-sync", "pyright"]),
     ("definitions load (dg check defs)", ["uv", "run", "--no-sync", "dg", "check", "defs"]),
     ("tests (pytest)", ["uv", "run", "--no-sync", "pytest", "-q"]),
 ]
