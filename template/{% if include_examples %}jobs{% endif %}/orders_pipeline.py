@@ -1,7 +1,8 @@
 """Task script of the example "orders pipeline" job: each task runs one step, named by argv[1].
 
-A stand-in for a team's existing job: the steps only say what they would do. Dagster starts
-the job with jobs/run-now (``defs/examples/orders_pipeline.py``); Dagster Pipes is not needed.
+A stand-in for a team's existing job: the steps only say what they would do. The bundle job
+``resources/orders_pipeline.job.yml`` runs it; Dagster starts the job with jobs/run-now
+(``defs/examples/orders_pipeline.py``), so Dagster Pipes is not needed.
 """
 
 import sys
