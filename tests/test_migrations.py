@@ -9,22 +9,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from answers import TOOLCHAIN_CASES
 from pythons import find_python
 from rendering import ROOT, git, project_env, release_history, render
-from test_update import commit_project, update
+from test_update import assert_update_result, commit_project, update
+from user_edits import apply_edits, commit_edits, lost_lines
 
 RELEASES = yaml.safe_load((ROOT / "releases.yml").read_text())
 OLDEST = RELEASES[0]["version"]
-USER_ASSET = '''"""Our own asset."""
-
-import dagster as dg
-
-
-@dg.asset
-def ours() -> None:
-    """Ours."""
-'''
-RUNBOOK = "\n## Our runbook\n\nPage the data team.\n"
+CURRENT = "99.0.0"  # the working tree, tagged in the history repo
+# The defaults, and a non-default set that every release supports (Azure, serverless, GitLab).
+ANSWER_SETS = {"defaults": {}, "azure-serverless": TOOLCHAIN_CASES["azure-serverless"]}
 
 
 def has_commit(commit: str) -> bool:
@@ -41,36 +36,34 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return release_history(tmp_path_factory.mktemp("history") / "template", RELEASES, "99.0.0")
 
 
-def project_with_user_edits(history: Path, dst: Path) -> Path:
-    """A project of the oldest release, committed, then edited and committed by its team."""
-    project = render(history, dst, vcs_ref=OLDEST)
+def project_with_user_edits(history: Path, dst: Path, release: str = OLDEST, **data) -> Path:
+    """A project of ``release``, committed, then edited and committed by its team."""
+    project = render(history, dst, data=data, vcs_ref=release)
     commit_project(project)
-    package = next(project.glob("src/*/defs")).parent
-    (package / "defs" / "ours.py").write_text(USER_ASSET)
-    readme = project / "README.md"
-    readme.write_text(readme.read_text() + RUNBOOK)
-    pyproject = project / "pyproject.toml"
-    text = pyproject.read_text()
-    pyproject.write_text(text.replace("dependencies = [\n", 'dependencies = [\n    "pyyaml",\n', 1))
-    git(project, "add", "--all")
-    git(project, "commit", "--quiet", "--message", "our edits")
-    return project
+    return commit_edits(project)
 
 
-def assert_user_edits_kept(project: Path) -> None:
-    package = next(project.glob("src/*/defs")).parent
-    assert (package / "defs" / "ours.py").read_text() == USER_ASSET
-    assert (project / "README.md").read_text().endswith(RUNBOOK)
-    assert '    "pyyaml",\n' in (project / "pyproject.toml").read_text()
-    assert not list(project.rglob("*.rej"))
-    markers = subprocess.run(["git", "diff", "--check"], cwd=project, capture_output=True)
-    assert b"conflict marker" not in markers.stdout, markers.stdout.decode()
+def fresh_with_edits(history: Path, dst: Path, **data) -> Path:
+    """What an update to the working tree must give: its fresh render plus the team's edits."""
+    return apply_edits(render(history, dst, data=data, vcs_ref=CURRENT))
+
+
+@pytest.mark.parametrize("answers", ANSWER_SETS)
+@pytest.mark.parametrize("release", [r["version"] for r in RELEASES])
+def test_update_from_every_release_equals_fresh_render_plus_edits(
+    history: Path, tmp_path: Path, release: str, answers: str
+) -> None:
+    data = ANSWER_SETS[answers]
+    project = project_with_user_edits(history, tmp_path / "project", release, **data)
+    update(project, CURRENT)
+    found = assert_update_result(project, fresh_with_edits(history, tmp_path / "fresh", **data))
+    print(f"{release} -> working tree ({answers}): {sum(found.values())} conflicts {found}")
 
 
 def test_update_from_oldest_release_drops_the_vendored_emulator(
     history: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    project = project_with_user_edits(history, tmp_path / "project")
+    project = project_with_user_edits(history, tmp_path / "project", "0.1.0")
     vendored = project / "tools" / "local-databricks"
     notes = vendored / "README.md"
     notes.write_text(notes.read_text() + "\nOur patch notes.\n")  # a user edit in the old folder
@@ -92,18 +85,19 @@ def test_update_from_oldest_release_drops_the_vendored_emulator(
     pyproject = (project / "pyproject.toml").read_text()
     assert f'path = "{history}/packages/local-databricks"' in pyproject
     assert "tools/local-databricks" not in pyproject
-    assert_user_edits_kept(project)
+    assert lost_lines(project) == []
 
 
 @pytest.mark.toolchain
 def test_updated_project_from_oldest_release_passes_verify(history: Path, tmp_path: Path) -> None:
+    """The one toolchain run of the release updates: the oldest release, the defaults."""
     python = find_python("3.12")
     if python is None:
         pytest.skip("Python 3.12 (the default python_version) is not installed here")
     project = project_with_user_edits(history, tmp_path / "project")
-    update(project, "99.0.0")
+    update(project, CURRENT)
     assert not (project / "tools" / "local-databricks").exists()
-    assert_user_edits_kept(project)
+    assert assert_update_result(project, fresh_with_edits(history, tmp_path / "fresh")) == {}
     result = subprocess.run(
         [python, "scripts/verify.py"],
         cwd=project,

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import copier
 import pytest
+import yaml
+from answers import choice_values, is_valid
 from rendering import ROOT, git, render, snapshot_template
+from user_edits import apply_edits, commit_edits, conflicts, conflicts_git_sees, lost_lines
 
 README = Path("template/README.md.jinja")
+QUESTIONS = yaml.safe_load((ROOT / "copier.yml").read_text().split("\n---\n")[-1])
 OLD_HEADING, NEW_HEADING = "## Commands", "## Common commands"
 
 
@@ -103,3 +107,49 @@ def test_conflicting_edit_is_kept_as_a_visible_conflict(two_releases: Path, tmp_
     update(project, "2.0.0")
     text = readme.read_text()
     assert "<<<<<<<" in text and "## How we run it" in text and OLD_HEADING in text
+
+
+def assert_update_result(project: Path, expected: Path) -> dict[str, int]:
+    """After `copier update` of an edited project: no team line lost, no `.rej`, every conflict
+    visible to git as markers, and the tree equal to ``expected`` (a fresh render with the
+    team's edits applied) but for the files holding those conflicts. Returns the conflicts."""
+    found = conflicts(project)
+    assert lost_lines(project) == []
+    assert [p.relative_to(project) for p in project.rglob("*.rej")] == []
+    assert conflicts_git_sees(project) == found  # what pre-commit's merge-conflict check sees
+    assert sorted(differences(project, expected)) == sorted(found)
+    return found
+
+
+def answer_changes() -> list[tuple[dict, dict]]:
+    """(answers of the first copy, answers changed by `copier update --data`): every value of
+    every choice question but its default, from a default project, and examples back on."""
+    cases: list[tuple[dict, dict]] = []
+    for name, values in choice_values().items():
+        for value in values:
+            if value == QUESTIONS[name].get("default"):
+                continue
+            change = {name: value}
+            # Azure service principals need an Azure workspace: the team changes both.
+            cases.append(({}, change if is_valid(change) else {"cloud": "azure", **change}))
+    cases.append(({"include_examples": False}, {"include_examples": True}))
+    return cases
+
+
+def change_id(case: tuple[dict, dict]) -> str:
+    return "-".join(f"{k}={v}" for k, v in {**case[0], **case[1]}.items())
+
+
+@pytest.mark.parametrize("case", answer_changes(), ids=change_id)
+def test_answer_change_equals_fresh_render_plus_edits(
+    template_repo: Path, tmp_path: Path, case: tuple[dict, dict]
+) -> None:
+    first, change = case
+    project = render(template_repo, tmp_path / "project", data=first)
+    commit_project(project)
+    commit_edits(project)
+    update(project, "99.0.0", data=change)
+    expected = apply_edits(render(template_repo, tmp_path / "expected", data={**first, **change}))
+    assert assert_update_result(project, expected) == {}
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert {k: answers[k] for k in change} == change
