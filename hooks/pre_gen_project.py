@@ -34,13 +34,17 @@ def source(context: dict[str, Any], checkout: Path) -> tuple[str, str | None]:
     """Where Copier renders from, and at which git ref: the address the user gave, at the commit
     cookiecutter or cruft checked out, so the project records what ``copier copy`` would
     (the answers' ``_src_path`` decides how pyproject.toml installs local-databricks)."""
+    from cookiecutter.config import BUILTIN_ABBREVIATIONS
+    from cookiecutter.repository import expand_abbreviations, is_repo_url
+
     address = str(context.get("_template", ""))
     if "_commit" in context:  # cruft: the template's address and the commit it cloned
         return address, str(context["_commit"])
-    is_git = (checkout / ".git").exists()
-    if Path(address).expanduser().is_dir() or not is_git:  # a local template folder
-        # HEAD: the checkout as it is (uncommitted changes included), not the latest tag.
-        return str(checkout), "HEAD" if is_git else None
+    if not (checkout / ".git").exists():  # a folder or an unpacked zip: as it is
+        return str(checkout), None
+    if not is_repo_url(expand_abbreviations(address, BUILTIN_ABBREVIATIONS)):
+        # A local clone: its checkout as it is (uncommitted changes included), not the latest tag.
+        return str(checkout), "HEAD"
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True, check=True
     )

@@ -45,11 +45,13 @@ def cruft_create(template: Path, out: Path, data: dict[str, Any]) -> Path:
 
 
 def tree(folder: Path) -> dict[str, Path]:
-    """Every file under ``folder`` by its relative path, the answers files left out."""
+    """Every file under ``folder`` by its relative path, the answers files and git's left out."""
     return {
         path.relative_to(folder).as_posix(): path
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name not in ANSWERS_FILES
+        if path.is_file()
+        and path.name not in ANSWERS_FILES
+        and ".git" not in path.relative_to(folder).parts
     }
 
 
