@@ -54,7 +54,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as error:
         raise BundleError(f"{path} is not valid YAML: {error}") from error
     if not isinstance(loaded, dict):
-        raise BundleError(f"{path} must be a mapping, e.g. 'bundle: {{name: my-project}}'.")
+        raise BundleError(f"{path} must be a mapping, e.g. 'bundle:\n  name: my-project'.")
     return loaded
 
 
@@ -108,7 +108,7 @@ def _resolve(value: Any, context: dict[str, Any], where: str) -> Any:
         name = match.group(1)
         if name not in context:
             raise BundleError(
-                f"{where}: unknown reference ${{{name}}}; deploy.py knows "
+                f"{where}: unknown reference {match.group(0)}; deploy.py knows "
                 f"{', '.join('${' + known + '}' for known in sorted(context))}."
             )
         if match.group(0) == value and not isinstance(context[name], str):
@@ -152,7 +152,7 @@ def load_bundle(root: Path = BUNDLE_ROOT, target: str | None = None) -> Bundle:
     config = _read_yaml(path)
     name = (config.get("bundle") or {}).get("name")
     if not name:
-        raise BundleError(f"{path} has no bundle name, e.g. 'bundle: {{name: my-project}}'.")
+        raise BundleError(f"{path} has no bundle name, e.g. 'bundle:\n  name: my-project'.")
     targets = config.get("targets") or {"default": {}}
     target = _choose_target(targets, target, path)
     target_spec = targets[target] or {}
