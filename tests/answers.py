@@ -11,7 +11,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 # A render whose toolchain the suite runs for real: defaults plus one render per value of
-# cloud, auth_method and compute (and both transports, Python ends, examples off, each CI).
+# cloud, auth_method and compute (and both transports, Python ends, examples off, each CI,
+# Dagster+ deploy files with GitHub and with GitLab).
 TOOLCHAIN_CASES: dict[str, dict[str, Any]] = {
     "defaults": {},
     "azure-serverless": {
@@ -20,6 +21,7 @@ TOOLCHAIN_CASES: dict[str, dict[str, Any]] = {
         "auth_method": "azure-client-secret",
         "compute": "serverless",
         "ci": "gitlab",
+        "deploy": "dagster-plus",
         "python_version": "3.11",
         "databricks_host": "https://adb-1234567890123456.7.azuredatabricks.net",
     },
@@ -39,6 +41,7 @@ TOOLCHAIN_CASES: dict[str, dict[str, Any]] = {
         "auth_method": "profile",
         "pipes_transport": "dbfs",
         "include_examples": False,
+        "deploy": "dagster-plus",
         "python_version": "3.10",
     },
 }
