@@ -3,6 +3,9 @@
 - ``tests``: the whole suite (renders, validators, updates, toolchains) and the tests of the
   packages under ``packages/`` (local-databricks), each run once, against the package.
 - ``min_copier``: the static and update tests with the oldest supported Copier.
+- ``min_cookiecutter``: the cookiecutter and cruft tests with the oldest supported cookiecutter.
+- ``compare_cookiecutter``: render the pairwise matrix through ``copier copy`` and cookiecutter
+  and print every difference (docs/front-ends.md).
 - ``demo``: render the defaults into a folder and verify it (``uvx nox -s demo -- DIR``).
 - ``bench``: benchmark figures, as ratios against baselines measured in the same run.
 - ``lint``: ruff on the template repository's own code.
@@ -35,7 +38,7 @@ PREBUILT = ("pyspark==4.3.0", "pyspark==4.2.1")
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "tests", "min_copier"]
+nox.options.sessions = ["lint", "tests", "min_copier", "min_cookiecutter"]
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 
 
@@ -113,6 +116,33 @@ def min_copier(session: nox.Session) -> None:
         "tests/test_migrations.py",
         *session.posargs,
     )
+
+
+@nox.session(python="3.11")
+def min_cookiecutter(session: nox.Session) -> None:
+    """The cookiecutter and cruft front ends with the oldest supported cookiecutter (the
+    pairwise parity runs in ``tests``, with the pinned one)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "min-cookiecutter"))
+    session.run(
+        "pytest",
+        "-n",
+        workers(session),
+        "-m",
+        "not toolchain",
+        "-k",
+        "not pairwise",
+        "tests/test_cookiecutter.py",
+        "tests/test_cruft.py",
+        *session.posargs,
+    )
+
+
+@nox.session(python="3.11")
+def compare_cookiecutter(session: nox.Session) -> None:
+    """Render every pairwise answer set through `copier copy` and through cookiecutter; print
+    each difference (the answers files aside) and fail if there is one."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("python", "tests/frontends.py", *session.posargs)
 
 
 def demo_python(session: nox.Session) -> tuple[str, str]:
