@@ -22,6 +22,17 @@ ANSWERS_FILES = {".copier-answers.yml", ".cruft.json"}
 SKIP_VERIFY = {"COPIER_DAGSTER_DATABRICKS_SKIP_VERIFY": "1"}
 
 
+def isolate_cookiecutter(monkeypatch: Any, tmp_path_factory: Any) -> None:
+    """Skip verification, and keep cookiecutter's replay files and clones in a temporary
+    folder (COOKIECUTTER_CONFIG) instead of the home folder."""
+    for name, value in SKIP_VERIFY.items():
+        monkeypatch.setenv(name, value)
+    folder = tmp_path_factory.mktemp("cookiecutter-home")
+    config = folder / "config.yaml"
+    config.write_text(f"cookiecutters_dir: {folder / 'clones'}\nreplay_dir: {folder / 'replay'}\n")
+    monkeypatch.setenv("COOKIECUTTER_CONFIG", str(config))
+
+
 def cookiecutter_render(template: Path, out: Path, data: dict[str, Any]) -> Path:
     """Render ``template`` with cookiecutter, no input, into ``out``; return the project folder.
 

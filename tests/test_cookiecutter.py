@@ -19,7 +19,7 @@ import pytest
 import yaml
 from answers import case_id, pairwise_matrix
 from cookiecutter.exceptions import FailedHookException
-from frontends import SKIP_VERIFY, compare, cookiecutter_render, differences
+from frontends import SKIP_VERIFY, compare, cookiecutter_render, differences, isolate_cookiecutter
 from pythons import find_python
 from rendering import ROOT, project_env, render
 from test_validators import BAD_ANSWERS, BAD_CHOICES
@@ -31,11 +31,13 @@ PLACEHOLDER = cookiecutter_json.PLACEHOLDER
 
 
 @pytest.fixture(autouse=True)
-def _skip_verify(monkeypatch: pytest.MonkeyPatch, template_repo: Path) -> None:
-    """Renders here are not verified (one test turns it back on), and cookiecutter finds the
-    template's Jinja extension as its CLI does (the template root on sys.path)."""
-    for name, value in SKIP_VERIFY.items():
-        monkeypatch.setenv(name, value)
+def _skip_verify(
+    monkeypatch: pytest.MonkeyPatch, template_repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Renders here are not verified (one test turns it back on), cookiecutter finds the
+    template's Jinja extension as its CLI does (the template root on sys.path), and its replay
+    files and clones stay out of the home folder."""
+    isolate_cookiecutter(monkeypatch, tmp_path_factory)
     monkeypatch.syspath_prepend(str(template_repo))
 
 

@@ -18,7 +18,7 @@ import copier
 import cruft
 import pytest
 import yaml
-from frontends import SKIP_VERIFY, cruft_create, differences
+from frontends import SKIP_VERIFY, cruft_create, differences, isolate_cookiecutter
 from rendering import ROOT, git, render, snapshot_template
 
 README = Path("template/README.md.jinja")
@@ -27,9 +27,10 @@ USER_LINE = "Team note: the nightly job owns the orders tables.\n"
 
 
 @pytest.fixture(autouse=True)
-def _skip_verify(monkeypatch: pytest.MonkeyPatch, template_repo: Path) -> None:
-    for name, value in SKIP_VERIFY.items():
-        monkeypatch.setenv(name, value)
+def _skip_verify(
+    monkeypatch: pytest.MonkeyPatch, template_repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    isolate_cookiecutter(monkeypatch, tmp_path_factory)
     monkeypatch.syspath_prepend(str(template_repo))
 
 
