@@ -12,6 +12,7 @@ why upstream's ``PipesDatabricksClient.run`` is not used).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,7 +71,9 @@ class PipesRun:
                 message_reader=self.message_reader,
             ) as session,
         ):
-            bootstrapped = [with_bootstrap(task, session, i) for i, task in enumerate(tasks)]
+            bootstrapped = [
+                with_bootstrap(task, session, i, len(tasks)) for i, task in enumerate(tasks)
+            ]
             run_id = start(lambda: launch(bootstrapped), self.client.jobs.cancel_run)
             remote = RemoteRun(
                 self.client, run_id, context.log, self.auth, self.poll_interval_seconds
@@ -138,29 +141,43 @@ class OneTimeJob:
             self.client.jobs.delete(self.job_id)
 
 
-def with_bootstrap(task: dict[str, Any], session: PipesSession, writer: int) -> dict[str, Any]:
-    """``task`` with the Pipes bootstrap of message writer ``writer`` (one per task).
+def with_bootstrap(
+    task: dict[str, Any], session: PipesSession, writer: int, writers: int = 1
+) -> dict[str, Any]:
+    """``task`` with the Pipes bootstrap of message writer ``writer`` of ``writers`` (one per task).
 
     On every compute, a Python script gets it as command-line arguments and a notebook as
     widgets (base parameters), so remote code opens Pipes the same way wherever it runs.
     """
+    arguments, widgets = _bootstrap(session, writer, writers)
     task = {**task}
     if "spark_python_task" in task:
-        arguments = session.get_per_writer_bootstrap_cli_arguments()[writer]
         python = {**task["spark_python_task"]}
-        python["parameters"] = [
-            *python.get("parameters", []),
-            *(item for pair in arguments.items() for item in pair),
-        ]
+        pairs = (item for pair in arguments.items() for item in pair)
+        python["parameters"] = [*python.get("parameters", []), *pairs]
         task["spark_python_task"] = python
     elif "notebook_task" in task:
-        widgets = session.get_per_writer_bootstrap_env_vars()[writer]
         notebook = {**task["notebook_task"]}
         notebook["base_parameters"] = {**notebook.get("base_parameters", {}), **widgets}
         task["notebook_task"] = notebook
     else:
         raise ValueError(f"Task '{task.get('task_key')}' is neither a script nor a notebook.")
     return task
+
+
+def _bootstrap(
+    session: PipesSession, writer: int, writers: int
+) -> tuple[Mapping[str, str], Mapping[str, str]]:
+    """The bootstrap of ``writer`` as (command-line arguments, widgets)."""
+    if writers == 1:
+        return session.get_bootstrap_cli_arguments(), session.get_bootstrap_env_vars()
+    # Several tasks of one run each write to their own destination: that takes the per-writer
+    # bootstrap, a preview API of the pinned dagster (its changes arrive with the pin).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        arguments = session.get_per_writer_bootstrap_cli_arguments()[writer]
+        widgets = session.get_per_writer_bootstrap_env_vars()[writer]
+    return arguments, widgets
 
 
 def run_metadata(run: Run) -> dict[str, Any]:

@@ -78,7 +78,6 @@ class PromptReadsMixin(pipes_utils.PipesThreadedMessageReader):
             )
             raise
 
-
     def _logs_thread(
         self, handler: Any, params: Any, is_session_closed: Event, messages_thread: Any
     ) -> None:
