@@ -88,6 +88,44 @@ def test_update_from_oldest_release_drops_the_vendored_emulator(
     assert lost_lines(project) == []
 
 
+OWN_TEST = "from run_local import fast_resources\n\n\ndef test_ours() -> None:\n    pass\n"
+OWN_DOC = "# Our notes\n\nThe emulator lives in tools/local-databricks.\n"
+
+
+def add_old_layout_usages(project: Path) -> None:
+    """A team's own test and notes written against the 0.1.0 layout, committed."""
+    (project / "tests" / "test_ours.py").write_text(OWN_TEST)
+    (project / "NOTES.md").write_text(OWN_DOC)
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "--message", "our test and notes")
+
+
+def test_update_across_0_2_0_reports_own_code_on_the_old_layout(
+    history: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """hooks/report_old_layout.py (version 0.2.0): listed, with the replacement, not changed."""
+    project = project_with_user_edits(history, tmp_path / "project", "0.1.0")
+    add_old_layout_usages(project)
+    update(project, CURRENT)
+    output = capfd.readouterr().out
+    assert "migration 0.2.0: these lines of yours still use the 0.1.0 layout" in output
+    assert "tests/test_ours.py:1: from run_local import fast_resources" in output
+    assert "NOTES.md:3: The emulator lives in tools/local-databricks." in output
+    assert "local_databricks.project" in output
+    assert output.count("  ! ") == 2  # nothing of the template's own files
+    assert (project / "tests" / "test_ours.py").read_text() == OWN_TEST  # reported, not changed
+
+
+def test_update_after_0_2_0_does_not_run_the_0_2_0_migration(
+    template_repo: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    project = render(template_repo, tmp_path / "project")
+    commit_project(project)
+    add_old_layout_usages(project)
+    update(project, CURRENT)
+    assert "migration 0.2.0" not in capfd.readouterr().out
+
+
 @pytest.mark.toolchain
 def test_updated_project_from_oldest_release_passes_verify(history: Path, tmp_path: Path) -> None:
     """The one toolchain run of the release updates: the oldest release, the defaults."""

@@ -125,19 +125,23 @@ def lost_lines(project: Path) -> list[str]:
     return lost
 
 
+def tree_files(project: Path) -> list[Path]:
+    """The project's files git would commit: tracked and untracked, less the ignored ones."""
+    listed = git(project, "ls-files", "--cached", "--others", "--exclude-standard", "-z")
+    return [Path(name) for name in listed.split("\0") if name and (project / name).is_file()]
+
+
 def conflicts(project: Path) -> dict[str, int]:
     """Inline conflicts Copier left, per file (relative path -> number of conflict blocks)."""
     found = {}
-    for path in project.rglob("*"):
-        if ".git" in path.parts or not path.is_file():
-            continue
+    for relative in tree_files(project):
         try:
-            lines = path.read_text().splitlines()
+            lines = (project / relative).read_text().splitlines()
         except UnicodeDecodeError:
             continue
         blocks = sum(1 for line in lines if line.startswith(CONFLICT_START))
         if blocks:
-            found[path.relative_to(project).as_posix()] = blocks
+            found[relative.as_posix()] = blocks
     return found
 
 
