@@ -202,7 +202,10 @@ def ensure_job(client: WorkspaceClient, settings: dict[str, Any]) -> int:
     """Create the job ``settings["name"]``, or reset it to ``settings``; return its id."""
     job_id = find_job(client, settings["name"])
     if job_id is None:
-        return client.api_client.do("POST", "/api/2.1/jobs/create", body=settings)["job_id"]
+        created = client.api_client.do("POST", "/api/2.1/jobs/create", body=settings)
+        if not isinstance(created, dict):  # do() returns a stream for non-JSON answers
+            raise dg.Failure(description=f"jobs/create gave no job id for '{settings['name']}'.")
+        return created["job_id"]
     client.api_client.do(
         "POST", "/api/2.1/jobs/reset", body={"job_id": job_id, "new_settings": settings}
     )
@@ -229,8 +232,8 @@ def workspace_client() -> WorkspaceClient:
     """A client of the workspace the environment points at, through the project's resource."""
     from ..definitions import defs
 
-    workspace = defs().resources["databricks"]
-    return workspace.process_config_and_initialize().get_client()
+    resources = defs().resources or {}
+    return resources["databricks"].process_config_and_initialize().get_client()
 
 
 def deploy_jobs(root: Path = BUNDLE_ROOT, target: str | None = None) -> list[int]:
