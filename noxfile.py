@@ -11,6 +11,10 @@
 - ``lint``: ruff on the template repository's own code.
 - ``wheels``: build the packages' wheels into ``dist/``, for teams that publish them to an
   internal index instead of installing them from this repository.
+- ``docs``: regenerate the question reference and build the docs site into ``site/``
+  (``uvx nox -s docs -- serve`` previews it at http://127.0.0.1:8000).
+- ``screenshots``: the docs' pictures of the Dagster UI, into ``docs/images/`` (needs the
+  distribution's Chromium; says so and skips without it).
 - ``release``: prepare release X.Y.Z (``uvx nox -s release -- X.Y.Z``): changelog section,
   tag, releases.yml entry (tools/release.py).
 """
@@ -203,6 +207,27 @@ def bench(session: nox.Session) -> None:
     env = prebuilt_wheels(session)
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
     session.run("python", "benchmarks/bench.py", *session.posargs, env=env)
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """Regenerate docs/questions.md from copier.yml, then `mkdocs build --strict` (or `serve`)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    session.run("python", "docs/questions.py")
+    env = {"NO_MKDOCS_2_WARNING": "1"}  # Material's notice about its successor, every build
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", "--strict", *session.posargs[1:], env=env)
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs, env=env)
+
+
+@nox.session(python="3.11")
+def screenshots(session: nox.Session) -> None:
+    """Render the defaults, materialize them through local Databricks, and screenshot `dg dev`
+    with headless Chromium into docs/images/ (`-- --project DIR` reuses a render)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "screenshots"))
+    env = prebuilt_wheels(session)  # the render syncs pyspark from the prebuilt wheel
+    session.run("python", "docs/screenshots.py", *session.posargs, env=env)
 
 
 @nox.session(python="3.11")
