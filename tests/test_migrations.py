@@ -153,12 +153,12 @@ def test_answer_change_that_drops_files_keeps_the_edited_ones(
     project = render(template_repo, tmp_path / "project")
     commit_project(project)
     examples = next(project.glob("src/*/defs/examples"))
-    edited = examples / "orders_table.py"
+    edited = examples / "cleaned_orders.py"
     edited.write_text(edited.read_text() + "# our tweak\n")
     git(project, "commit", "--quiet", "--all", "--message", "tweak an example")
     update(project, "99.0.0", data={"include_examples": False})
     output = capfd.readouterr().out
     assert edited.read_text().endswith("# our tweak\n")
-    assert [p.name for p in examples.iterdir() if p.is_file()] == ["orders_table.py"]
+    assert [p.name for p in examples.iterdir() if p.is_file()] == ["cleaned_orders.py"]
     assert "KEPT" in output and str(edited.relative_to(project)) in output
     assert not (project / "databricks" / "jobs").exists()

@@ -35,8 +35,6 @@ def daily_orders(
     return invocation.get_materialize_result()
 
 
-daily_orders_job = dg.define_asset_job(
-    "daily_orders_job", selection=[daily_orders], partitions_def=DAILY
-)
+daily_orders_job = dg.define_asset_job("daily_orders_job", selection=[daily_orders])
 # Every day at 03:00 (UTC), the partition of the day that just ended.
 daily_orders_schedule = dg.build_schedule_from_partitioned_job(daily_orders_job, hour_of_day=3)

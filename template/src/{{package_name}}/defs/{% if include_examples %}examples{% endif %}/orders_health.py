@@ -1,30 +1,31 @@
 """Example: a downstream asset that uses what its upstream reported, with no Databricks call.
 
-It reads the latest materialization of the ``orders`` table asset (row count, dropped rows,
-Spark time) and turns it into a health summary; deps draw the table lineage in the UI.
+It reads the latest materialization of the ``cleaned_orders`` table asset (row count, dropped
+rows, Spark time) and turns it into a health summary; deps draw the table lineage in the UI.
 """
 
 import dagster as dg
 
-from .orders_table import ORDERS
+from .cleaned_orders import CLEANED_ORDERS
 
 MIN_ROWS = 10
 
 
 @dg.asset(
-    deps=[ORDERS],
+    deps=[CLEANED_ORDERS],
     description=(
-        "Health of the orders table, from the metadata its last materialization reported: "
-        f"enough rows (at least {MIN_ROWS}), rows dropped in cleaning, throughput."
+        "Health of the cleaned_orders table, from the metadata its last materialization "
+        f"reported: enough rows (at least {MIN_ROWS}), rows dropped in cleaning, throughput."
     ),
     group_name="examples",
     kinds={"python"},
 )
 def orders_health(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Summarise the upstream's latest metadata; fail if the table was never materialized."""
-    event = context.instance.get_latest_materialization_event(ORDERS)
+    event = context.instance.get_latest_materialization_event(CLEANED_ORDERS)
     if event is None or event.asset_materialization is None:
-        raise dg.Failure(description=f"{ORDERS.to_user_string()} has not been materialized yet.")
+        never = f"{CLEANED_ORDERS.to_user_string()} has not been materialized yet."
+        raise dg.Failure(description=never)
     upstream = event.asset_materialization.metadata
     rows = upstream["dagster/row_count"].value
     seconds = upstream["spark_seconds"].value

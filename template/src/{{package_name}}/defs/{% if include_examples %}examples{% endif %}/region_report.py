@@ -1,7 +1,7 @@
 """Example: a Databricks notebook run as an asset through Pipes (a ``notebook_task``).
 
 The notebook (``remote/notebooks/region_report.py``, Databricks source format) gets the Pipes
-bootstrap as widgets (existing cluster, serverless) or environment variables (new cluster).
+bootstrap as widgets (the task's base parameters) on every compute.
 """
 
 import dagster as dg

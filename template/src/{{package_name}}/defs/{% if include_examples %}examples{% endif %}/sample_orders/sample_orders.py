@@ -1,16 +1,16 @@
 """Remote script of the ``sample_orders`` asset: runs on Databricks, reports through Pipes.
 
 It runs unchanged on a job cluster, serverless or an all-purpose cluster (and on local
-Databricks): the Pipes bootstrap arrives as environment variables on a new cluster and as
-command-line arguments elsewhere, and the transport is a Unity Catalog volume or DBFS, so
-``open_pipes`` picks both from what the runner sent. It needs only ``dagster-pipes``
-(installed on the cluster by the runner), not Spark.
+Databricks): the runner passes the Pipes bootstrap as command-line arguments everywhere, and
+``open_pipes`` reads the transport (a Unity Catalog volume or DBFS) from it. It needs only
+``dagster-pipes`` (installed on the cluster by the runner), not Spark.
 """
 
-import sys
+import dagster_pipes as dp
 
-import dagster_pipes as pipes
-
+# dagster-pipes' (context loader, message writer) of each transport the runner may choose.
+VOLUMES = dp.PipesUnityCatalogVolumesContextLoader(), dp.PipesUnityCatalogVolumesMessageWriter()
+DBFS = dp.PipesDbfsContextLoader(), dp.PipesDbfsMessageWriter()
 REGIONS = ("north", "south", "east", "west")
 
 
@@ -22,25 +22,15 @@ def sample_orders(count: int) -> list[dict]:
     ]
 
 
-def open_pipes() -> pipes.PipesContext:
-    """Open Pipes with the bootstrap and transport the runner chose."""
-    cli = "--dagster-pipes-context" in sys.argv
-    params = pipes.PipesCliArgsParamsLoader() if cli else pipes.PipesEnvVarParamsLoader()
-    volumes = str(params.load_context_params().get("path", "")).startswith("/Volumes/")
-    return pipes.open_dagster_pipes(
-        context_loader=pipes.PipesUnityCatalogVolumesContextLoader()
-        if volumes
-        else pipes.PipesDbfsContextLoader(),
-        message_writer=pipes.PipesUnityCatalogVolumesMessageWriter()
-        if volumes
-        else pipes.PipesDbfsMessageWriter(),
-        params_loader=params,
-    )
+def open_pipes(params: dp.PipesParamsLoader) -> dp.PipesContext:
+    """Open Pipes on the runner's transport: Unity Catalog volume paths start with /Volumes/."""
+    io = VOLUMES if params.load_context_params()["path"].startswith("/Volumes/") else DBFS
+    return dp.open_dagster_pipes(params_loader=params, context_loader=io[0], message_writer=io[1])
 
 
 def main() -> None:
     """Summarise the orders and report the summary as the asset's materialization."""
-    with open_pipes() as context:
+    with open_pipes(dp.PipesCliArgsParamsLoader()) as context:
         orders = sample_orders(int(context.get_extra("order_count")))
         context.log.info(f"summarising {len(orders)} orders")
         total = sum(order["amount"] for order in orders)

@@ -2,29 +2,24 @@
 
 The day is the partition key, read from the Pipes context; only ``order_date=<day>/`` under
 the root is replaced, so reruns and backfills are idempotent. Plain Python: no Spark needed.
-Runs unchanged on Databricks and local Databricks; the params loader is picked from sys.argv.
 """
 
 import json
 import os
 import random
-import sys
 
-from dagster_pipes import (
-    PipesCliArgsParamsLoader,
-{%- if compute == 'serverless' or pipes_transport == 'volumes' %}
-    PipesEnvVarParamsLoader,
-    PipesUnityCatalogVolumesContextLoader,
-    PipesUnityCatalogVolumesMessageWriter,
-{%- else %}
-    PipesDbfsContextLoader,
-    PipesDbfsMessageWriter,
-    PipesEnvVarParamsLoader,
-{%- endif %}
-    open_dagster_pipes,
-)
+import dagster_pipes as dp
 
+# dagster-pipes' (context loader, message writer) of each transport the runner may choose.
+VOLUMES = dp.PipesUnityCatalogVolumesContextLoader(), dp.PipesUnityCatalogVolumesMessageWriter()
+DBFS = dp.PipesDbfsContextLoader(), dp.PipesDbfsMessageWriter()
 REGIONS = ("north", "south", "east", "west")
+
+
+def open_pipes(params: dp.PipesParamsLoader) -> dp.PipesContext:
+    """Open Pipes on the runner's transport: Unity Catalog volume paths start with /Volumes/."""
+    io = VOLUMES if params.load_context_params()["path"].startswith("/Volumes/") else DBFS
+    return dp.open_dagster_pipes(params_loader=params, context_loader=io[0], message_writer=io[1])
 
 
 def extract_orders(day: str) -> list[dict]:
@@ -54,22 +49,13 @@ def write_partition(root: str, day: str, orders: list[dict]) -> str:
 
 def main() -> None:
     """Write the partition and report partition-aware metadata."""
-    cli = "--dagster-pipes-context" in sys.argv
-    with open_dagster_pipes(
-{%- if compute == 'serverless' or pipes_transport == 'volumes' %}
-        context_loader=PipesUnityCatalogVolumesContextLoader(),
-        message_writer=PipesUnityCatalogVolumesMessageWriter(),
-{%- else %}
-        context_loader=PipesDbfsContextLoader(),
-        message_writer=PipesDbfsMessageWriter(),
-{%- endif %}
-        params_loader=PipesCliArgsParamsLoader() if cli else PipesEnvVarParamsLoader(),
-    ) as pipes:
-        day = pipes.partition_key
+    # The runner passes the Pipes bootstrap as command-line arguments, on every compute.
+    with open_pipes(dp.PipesCliArgsParamsLoader()) as context:
+        day = context.partition_key
         orders = extract_orders(day)
-        path = write_partition(pipes.get_extra("root"), day, orders)
-        pipes.log.info(f"wrote {len(orders)} orders of {day} to {path}")
-        pipes.report_asset_materialization(
+        path = write_partition(context.get_extra("root"), day, orders)
+        context.log.info(f"wrote {len(orders)} orders of {day} to {path}")
+        context.report_asset_materialization(
             metadata={
                 "partition_date": day,
                 "dagster/row_count": len(orders),

@@ -2,27 +2,24 @@
 
 Several tasks of one run (on one shared job cluster) run this script, each with its own
 ``--rollup <column>`` and ``--asset <key>``, and each reports its own asset's materialization.
-Plain Python: no Spark needed. The params loader is picked from sys.argv.
+Plain Python: no Spark needed.
 """
 
 import argparse
 import csv
-import sys
 from collections import Counter
 
-from dagster_pipes import (
-    PipesCliArgsParamsLoader,
-{%- if compute == 'serverless' or pipes_transport == 'volumes' %}
-    PipesEnvVarParamsLoader,
-    PipesUnityCatalogVolumesContextLoader,
-    PipesUnityCatalogVolumesMessageWriter,
-{%- else %}
-    PipesDbfsContextLoader,
-    PipesDbfsMessageWriter,
-    PipesEnvVarParamsLoader,
-{%- endif %}
-    open_dagster_pipes,
-)
+import dagster_pipes as dp
+
+# dagster-pipes' (context loader, message writer) of each transport the runner may choose.
+VOLUMES = dp.PipesUnityCatalogVolumesContextLoader(), dp.PipesUnityCatalogVolumesMessageWriter()
+DBFS = dp.PipesDbfsContextLoader(), dp.PipesDbfsMessageWriter()
+
+
+def open_pipes(params: dp.PipesParamsLoader) -> dp.PipesContext:
+    """Open Pipes on the runner's transport: Unity Catalog volume paths start with /Volumes/."""
+    io = VOLUMES if params.load_context_params()["path"].startswith("/Volumes/") else DBFS
+    return dp.open_dagster_pipes(params_loader=params, context_loader=io[0], message_writer=io[1])
 
 
 def rollup(path: str, column: str) -> dict[str, float]:
@@ -41,20 +38,10 @@ def main() -> None:
     parser.add_argument("--rollup", required=True)
     parser.add_argument("--asset", required=True)
     args, _ = parser.parse_known_args()  # the Pipes bootstrap arguments are not ours
-    cli = "--dagster-pipes-context" in sys.argv
-    with open_dagster_pipes(
-{%- if compute == 'serverless' or pipes_transport == 'volumes' %}
-        context_loader=PipesUnityCatalogVolumesContextLoader(),
-        message_writer=PipesUnityCatalogVolumesMessageWriter(),
-{%- else %}
-        context_loader=PipesDbfsContextLoader(),
-        message_writer=PipesDbfsMessageWriter(),
-{%- endif %}
-        params_loader=PipesCliArgsParamsLoader() if cli else PipesEnvVarParamsLoader(),
-    ) as pipes:
-        totals = rollup(pipes.get_extra("source_path"), args.rollup)
-        pipes.log.info(f"{args.asset}: {len(totals)} groups")
-        pipes.report_asset_materialization(
+    with open_pipes(dp.PipesCliArgsParamsLoader()) as context:
+        totals = rollup(context.get_extra("source_path"), args.rollup)
+        context.log.info(f"{args.asset}: {len(totals)} groups")
+        context.report_asset_materialization(
             asset_key=args.asset,
             metadata={
                 "groups": len(totals),

@@ -1,30 +1,19 @@
-"""Remote script of the ``orders`` asset: PySpark cleans the sample orders into a table.
+"""Remote script of the ``cleaned_orders`` asset: PySpark cleans the sample orders into a table.
 
 The CSV is small, so plain Python reads it (from wherever the run uploaded it) and Spark gets
 the rows; Spark casts, trims and de-duplicates them and overwrites the Unity Catalog table.
-Runs unchanged on Databricks and local Databricks; the params loader is picked from sys.argv.
 """
 
 import csv
-import sys
 import time
 
-from dagster_pipes import (
-    PipesCliArgsParamsLoader,
-{%- if compute == 'serverless' or pipes_transport == 'volumes' %}
-    PipesEnvVarParamsLoader,
-    PipesUnityCatalogVolumesContextLoader,
-    PipesUnityCatalogVolumesMessageWriter,
-{%- else %}
-    PipesDbfsContextLoader,
-    PipesDbfsMessageWriter,
-    PipesEnvVarParamsLoader,
-{%- endif %}
-    open_dagster_pipes,
-)
+import dagster_pipes as dp
 
 COLUMNS = ("order_id", "order_date", "customer_id", "region", "amount")
 PREVIEW_ROWS = 5
+# dagster-pipes' (context loader, message writer) of each transport the runner may choose.
+VOLUMES = dp.PipesUnityCatalogVolumesContextLoader(), dp.PipesUnityCatalogVolumesMessageWriter()
+DBFS = dp.PipesDbfsContextLoader(), dp.PipesDbfsMessageWriter()
 
 
 def read_csv(path: str) -> list[tuple[str, ...]]:
@@ -51,6 +40,12 @@ def clean_orders(spark, rows):
     )
 
 
+def open_pipes(params: dp.PipesParamsLoader) -> dp.PipesContext:
+    """Open Pipes on the runner's transport: Unity Catalog volume paths start with /Volumes/."""
+    io = VOLUMES if params.load_context_params()["path"].startswith("/Volumes/") else DBFS
+    return dp.open_dagster_pipes(params_loader=params, context_loader=io[0], message_writer=io[1])
+
+
 def markdown_preview(table) -> str:
     """The first rows of ``table`` as a Markdown table (shown in the Dagster UI)."""
     rows = table.orderBy("order_id").limit(PREVIEW_ROWS).collect()
@@ -64,20 +59,10 @@ def main() -> None:
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
-    cli = "--dagster-pipes-context" in sys.argv
-    with open_dagster_pipes(
-{%- if compute == 'serverless' or pipes_transport == 'volumes' %}
-        context_loader=PipesUnityCatalogVolumesContextLoader(),
-        message_writer=PipesUnityCatalogVolumesMessageWriter(),
-{%- else %}
-        context_loader=PipesDbfsContextLoader(),
-        message_writer=PipesDbfsMessageWriter(),
-{%- endif %}
-        params_loader=PipesCliArgsParamsLoader() if cli else PipesEnvVarParamsLoader(),
-    ) as pipes:
-        table_name = pipes.get_extra("table")
-        rows = read_csv(pipes.get_extra("source_path"))
-        pipes.log.info(f"read {len(rows)} rows; writing {table_name}")
+    with open_pipes(dp.PipesCliArgsParamsLoader()) as context:
+        table_name = context.get_extra("table")
+        rows = read_csv(context.get_extra("source_path"))
+        context.log.info(f"read {len(rows)} rows; writing {table_name}")
         spark = SparkSession.builder.getOrCreate()  # the cluster's session on Databricks
         started = time.perf_counter()
         clean_orders(spark, rows).write.mode("overwrite").saveAsTable(table_name)
@@ -85,15 +70,15 @@ def main() -> None:
         row_count = table.count()
         null_keys = table.where(F.col("order_id").isNull()).count()
         spark_seconds = round(time.perf_counter() - started, 2)
-        pipes.log.info(f"wrote {row_count} rows to {table_name} in {spark_seconds} s")
-        pipes.report_asset_check(
+        context.log.info(f"wrote {row_count} rows to {table_name} in {spark_seconds} s")
+        context.report_asset_check(
             check_name="order_id_not_null",
             passed=null_keys == 0,
             metadata={"null_order_ids": null_keys},
         )
         columns = [{"name": f.name, "type": f.dataType.simpleString()} for f in table.schema]
         schema = {"raw_value": {"columns": columns}, "type": "table_schema"}
-        pipes.report_asset_materialization(
+        context.report_asset_materialization(
             metadata={
                 "dagster/row_count": row_count,
                 "dagster/table_name": table_name,
