@@ -13,6 +13,12 @@ Figures:
   same script through Dagster's PipesSubprocessClient (target: under 3 s); API calls per run.
 - load (packages/local-databricks/benchmarks/load.py): 50 concurrent clients x 20 requests
   mixing runs/submit, runs/get and uploads; requests per second and errors (target: none).
+- trivial Pipes run (packages/local-databricks/benchmarks/pipes_run.py): upstream's
+  PipesDatabricksClient with the test intervals, end to end and by phase (target: at most 1 s;
+  2.52 s before the shared-Spark/dbutils release of local-databricks).
+- Spark task (packages/local-databricks/benchmarks/spark_run.py): the Spark example's shape with
+  a JVM per task vs the server's shared local Spark, cold and warm (target warm: at most 6 s;
+  16 s before).
 """
 
 from __future__ import annotations
@@ -147,6 +153,21 @@ def bench_server_load(work: Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def bench_package_script(work: Path, name: str) -> dict:
+    """One JSON line of packages/local-databricks/benchmarks/<name>, in the generated project."""
+    project, env = project_python(work)
+    script = ROOT / "packages" / "local-databricks" / "benchmarks" / name
+    result = subprocess.run(
+        [str(project / ".venv" / "bin" / "python"), str(script)],
+        cwd=project,
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def bench_load(work: Path, repeat: int) -> tuple[float, float, str]:
     """Seconds to load the generated definitions, to import dagster, and heavy modules seen."""
     project, env = project_python(work)
@@ -218,6 +239,8 @@ def main() -> None:
         load_s, dagster_s, heavy = bench_load(work, args.repeat)
         local = bench_local_databricks(work, args.repeat)
         server_load = bench_server_load(work)
+        pipes_run = bench_package_script(work, "pipes_run.py")
+        spark_run = bench_package_script(work, "spark_run.py")
     print(f"\nbenchmarks (median of {args.repeat} runs, after a warm-up)")
     print(f"{'figure':<44}{'measured':>10}{'baseline':>10}{'ratio':>8}")
     print(
@@ -260,6 +283,34 @@ def main() -> None:
         f"{'local Databricks load: 50 clients x 20 requests':<44}"
         f"{server_load['requests_per_second']:>8.0f}/s{server_load['requests']:>10}"
         f"{'':>8}   errors: {server_load['errors']} (target 0)"
+    )
+    print(
+        f"{'trivial Pipes run (plain client) vs before':<44}"
+        f"{pipes_run['trivial_run_s']:>9.2f}s{2.52:>9.2f}s"
+        f"{pipes_run['trivial_run_s'] / 2.52:>7.2f}x   (target <= 1 s)"
+    )
+    print(
+        "  phases: "
+        + ", ".join(
+            f"{label} {pipes_run[key]:.2f}s"
+            for label, key in (
+                ("until process", "until_process_s"),
+                ("process", "process_s"),
+                ("until TERMINATED", "until_terminated_s"),
+                ("client after the end", "client_after_end_s"),
+                ("subprocess client", "subprocess_run_s"),
+            )
+        )
+    )
+    print(
+        f"{'Spark task, shared Spark warm vs before':<44}"
+        f"{spark_run['shared_warm_s']:>9.2f}s{16.0:>9.2f}s"
+        f"{spark_run['shared_warm_s'] / 16.0:>7.2f}x   (target <= 6 s)"
+    )
+    print(
+        f"{'Spark task, shared cold vs a JVM per task':<44}"
+        f"{spark_run['shared_cold_s']:>9.2f}s{spark_run['per_task_s']:>9.2f}s"
+        f"{spark_run['shared_cold_s'] / spark_run['per_task_s']:>7.2f}x"
     )
     report_long_run(local)
     d = local["cold_start_s"]

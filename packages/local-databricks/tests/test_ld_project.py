@@ -37,6 +37,8 @@ def test_settings_come_from_the_pyproject_table(tmp_path: Path) -> None:
     [
         ('auth_method = "token"', "auth_method must be one of pat, oauth-m2m"),
         ('compute = "gpu"', "compute must be one of job-cluster, serverless"),
+        ('volumes = ["/Volumes/main/x"]', "volumes entries are /Volumes/<catalog>/<schema>/"),
+        ('require_volumes = "yes"', "require_volumes must be true or false"),
         ('cluster = "x"', "unknown [tool.local-databricks] keys: cluster"),
     ],
 )
@@ -44,6 +46,35 @@ def test_bad_settings_say_what_is_wrong(tmp_path: Path, body: str, message: str)
     path = write_pyproject(tmp_path, f"[tool.local-databricks]\n{body}\n")
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         project.ProjectSettings.from_pyproject(path)
+
+
+def test_setup_creates_volumes_and_the_cluster_through_the_api(tmp_path: Path) -> None:
+    from databricks.sdk.service import compute
+    from ld_helpers import make_client
+
+    from local_databricks import LocalDatabricks
+
+    path = write_pyproject(
+        tmp_path,
+        "[tool.local-databricks]\n"
+        'compute = "existing-cluster"\n'
+        'volumes = ["/Volumes/main/sales/dagster_pipes", "/Volumes/dev/sales/landing"]\n'
+        "require_volumes = true\n",
+    )
+    settings = project.ProjectSettings.from_pyproject(path)
+    assert settings.volumes == ("/Volumes/main/sales/dagster_pipes", "/Volumes/dev/sales/landing")
+    with LocalDatabricks(root=tmp_path / "server", require_volumes=True) as server:
+        env = project.project_environment(server, settings, tmp_path)
+        project.project_environment(server, settings, tmp_path)  # again: what exists stays
+        w = make_client(server)
+        assert [v.full_name for v in w.volumes.list("dev", "sales")] == ["dev.sales.landing"]
+        assert w.volumes.read("main.sales.dagster_pipes").volume_type.value == "MANAGED"
+        w.files.upload("/Volumes/main/sales/dagster_pipes/x.txt", b"ok")
+        cluster = w.clusters.get(env["DATABRICKS_CLUSTER_ID"])
+        assert cluster.cluster_source == compute.ClusterSource.API
+        assert cluster.state == compute.State.RUNNING
+        created = [c for c in server.calls() if c["path"].endswith("/clusters/create")]
+        assert len(created) == 2 and all(c["status"] == 200 for c in created)
 
 
 @pytest.mark.parametrize("method", project.AUTH_METHODS)

@@ -149,3 +149,27 @@ def test_widgets_on_every_compute(local_databricks, w, compute_mode):
         "fallback": "dflt",
         "greeting": "hi",
     }
+
+
+def test_pipes_writer_loop_is_shortened_in_tasks(w, script):
+    """dagster-pipes' upload loop naps 50 ms in task processes; everything else is upstream's."""
+    path = script(
+        """
+import time
+import dagster_pipes
+loop = dagster_pipes.PipesBlobStoreMessageWriterChannel._upload_loop
+print(type(loop.__globals__["time"]).__name__, dagster_pipes.time is time)
+"""
+    )
+    run = w.jobs.submit(
+        tasks=[
+            jobs.SubmitTask(
+                task_key="t",
+                new_cluster=compute.ClusterSpec.from_dict(CLUSTER),
+                spark_python_task=jobs.SparkPythonTask(python_file=path),
+            )
+        ]
+    ).result(timeout=WAIT)
+    output = _output(w, run)
+    assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
+    assert output.logs == "_FastLoopTime True\n"

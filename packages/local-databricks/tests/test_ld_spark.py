@@ -33,3 +33,80 @@ print("master", spark.sparkContext.master)
     output = w.jobs.get_run_output(run.tasks[0].run_id)
     assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
     assert output.logs.splitlines() == ["rows 2", "active True", "master local[1]"]
+
+
+def test_tasks_share_one_local_spark(local_databricks, w, script):
+    """Shared mode (the default): runs attach to one warm JVM; stop() leaves it running."""
+    writer = script(
+        """
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.config("spark.sql.shuffle.partitions", "3").getOrCreate()
+spark.createDataFrame([(1,), (2,), (3,)], "id int").write.saveAsTable("main.shared.ids")
+print("partitions", spark.conf.get("spark.sql.shuffle.partitions"))
+print("cluster", spark.conf.get("spark.databricks.clusterUsageTags.clusterId"))
+spark.stop()
+""",
+        "writer.py",
+    )
+    reader = script(
+        """
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+print("rows", spark.table("main.shared.ids").count())
+print("partitions", spark.conf.get("spark.sql.shuffle.partitions"))
+""",
+        "reader.py",
+    )
+    outputs = []
+    for path in (writer, reader):
+        task = jobs.SubmitTask.from_dict(
+            {
+                "task_key": "spark",
+                "new_cluster": {"spark_version": "16.4.x-scala2.12", "num_workers": 0},
+                "spark_python_task": {"python_file": path},
+            }
+        )
+        run = w.jobs.submit(tasks=[task]).result()
+        output = w.jobs.get_run_output(run.tasks[0].run_id)
+        assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
+        outputs.append((run, output.logs.splitlines()))
+    (first, written), (_, read) = outputs
+    assert written == ["partitions 3", f"cluster {first.tasks[0].cluster_instance.cluster_id}"]
+    # the table outlived the first run and its stop(); the conf stayed that session's own
+    assert read == ["rows 3", "partitions 1"]
+    gateways = list((local_databricks.root / "spark" / "shared").glob("gateway.log"))
+    assert gateways, "the shared Spark's helper did not run"
+
+
+def test_per_task_spark_mode(tmp_path, script):
+    """spark_mode="per-task": every task starts a JVM of its own; tables do not outlive it."""
+    from ld_helpers import make_client, write_file
+
+    from local_databricks import LocalDatabricks
+
+    with LocalDatabricks(root=tmp_path / "per-task", spark_mode="per-task") as server:
+        w = make_client(server)
+        path = write_file(
+            server,
+            "dbfs:/scripts/own.py",
+            """
+import os
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+print("own", "PYSPARK_GATEWAY_PORT" not in os.environ, spark.range(2).count())
+""",
+        )
+        task = jobs.SubmitTask.from_dict(
+            {
+                "task_key": "spark",
+                "new_cluster": {"spark_version": "16.4.x-scala2.12", "num_workers": 0},
+                "spark_python_task": {"python_file": path},
+            }
+        )
+        run = w.jobs.submit(tasks=[task]).result()
+        output = w.jobs.get_run_output(run.tasks[0].run_id)
+        assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
+        assert output.logs.splitlines() == ["own True 2"]
+        assert not (server.root / "spark" / "shared").exists()
+    with pytest.raises(ValueError, match="spark_mode"):
+        LocalDatabricks(spark_mode="jvm")

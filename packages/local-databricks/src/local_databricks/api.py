@@ -13,16 +13,17 @@ from .admin import Admin
 from .auth import PAT_USER, AuthStore
 from .calls import CallLog
 from .clusters import ClusterStore
-from .executor import install_shim
+from .executor import install_shim, task_env
 from .faults import BehaviourQueue, FaultStore
 from .files import FileService
 from .identity import IdentityService
 from .jobs import JobService
 from .paths import Storage
 from .routing import Router
-from .runs import RunConfig, RunManager
+from .runs import SPARK_MODES, RunConfig, RunManager
 from .secrets_api import SecretStore
 from .server import DEFAULT_IDLE_TIMEOUT_SECONDS, Dispatcher, HttpServer
+from .shared_spark import SharedSpark
 from .tokens import TokenService
 from .unity_catalog import UnityCatalog
 from .util import WORKSPACE_ID, random_token
@@ -51,7 +52,13 @@ class LocalDatabricks:
         idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS,
         require_volumes: bool = False,
         volumes: list[str] | tuple[str, ...] = (),
+        spark_mode: str = "shared",
     ) -> None:
+        if spark_mode not in SPARK_MODES:
+            raise ValueError(
+                f"spark_mode must be one of {', '.join(SPARK_MODES)}, not {spark_mode!r} "
+                '(for example spark_mode="shared").'
+            )
         self._root_arg = Path(root) if root is not None else None
         self._port_arg = port
         self._idle_timeout = float(idle_timeout_seconds)
@@ -66,6 +73,7 @@ class LocalDatabricks:
             cluster_start_seconds=float(cluster_start_seconds),
             serverless_start_seconds=serverless_start_seconds,
             require_volumes=bool(require_volumes),
+            spark_mode=spark_mode,
         )
         self.require_volumes = bool(require_volumes)
         self._volumes = [str(v) for v in volumes]
@@ -129,7 +137,14 @@ class LocalDatabricks:
         self.jobs = JobService(self.manager, self.behaviours)
         IdentityService(self.auth, self._url).register(router)
         self.tokens = TokenService(self.auth)
+        self.shared_spark = SharedSpark(
+            self.run_config.python,
+            self.storage.shim / "spark_gateway.py",
+            self.storage.spark / "shared",
+            self._shared_spark_env,
+        )
         for service in (
+            self.shared_spark,
             self.jobs,
             self.files,
             self.workspace,
@@ -148,6 +163,7 @@ class LocalDatabricks:
         if self._server is None:
             return
         self.manager.shutdown()
+        self.shared_spark.stop()
         self._server.stop()
         self._server = None
         if self._owns_root and self._root is not None:
@@ -158,6 +174,17 @@ class LocalDatabricks:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
+
+    def _shared_spark_env(self) -> dict[str, str]:
+        # a task's environment without a cluster; "own": the helper starts the JVM itself
+        extra = {"LOCAL_DATABRICKS_SPARK_MODE": "own"}
+        if self.require_volumes:
+            extra["LOCAL_DATABRICKS_REQUIRE_VOLUMES"] = "1"
+        return task_env(self.storage, {}, {}, self.storage.spark / "shared", extra)
+
+    def warm_spark(self) -> None:
+        """Start the shared local Spark now (spark_mode="shared"): the first task finds it warm."""
+        self.shared_spark.ensure()
 
     def _known_secrets(self) -> list[str]:
         return [*self.auth.secret_values(), *self.secrets.secret_values(), self.admin_token]
@@ -173,6 +200,7 @@ class LocalDatabricks:
         Only the volumes given as `volumes=` exist again afterwards (empty).
         """
         self.manager.clear()
+        self.shared_spark.stop()  # its tables live in the spark directory removed below
         self.jobs.reset()
         self.files.reset()
         self.faults.clear()

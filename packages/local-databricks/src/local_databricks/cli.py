@@ -8,6 +8,7 @@ import sys
 import threading
 
 from .api import LocalDatabricks
+from .runs import SPARK_MODES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="writes under /Volumes need an existing volume, as on the service",
     )
+    parser.add_argument(
+        "--spark-mode",
+        choices=SPARK_MODES,
+        default="shared",
+        help="shared: one local Spark per server that tasks attach to; per-task: a JVM per task",
+    )
+    parser.add_argument(
+        "--warm-spark",
+        action="store_true",
+        help="start the shared local Spark at start, so the first Spark task finds it warm",
+    )
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     return parser
 
@@ -92,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_timeout_seconds=args.idle_timeout_seconds,
         require_volumes=args.require_volumes,
         volumes=args.volume,
+        spark_mode=args.spark_mode,
     )
     stop = threading.Event()
 
@@ -114,12 +127,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"DATABRICKS_CLIENT_SECRET={server.client_secret}")
     print("DATABRICKS_AUTH_TYPE=pat")
     print(f"LOCAL_DATABRICKS_ADMIN_TOKEN={server.admin_token}", flush=True)
+    if args.warm_spark and args.spark_mode == "shared":
+        # in the background: the server answers while the JVM starts
+        threading.Thread(target=_warm, args=(server,), daemon=True).start()
     try:
         while not stop.wait(0.5):
             pass
     finally:
         server.stop()
     return 0
+
+
+def _warm(server: LocalDatabricks) -> None:
+    try:
+        server.warm_spark()
+    except Exception as exc:  # a task that needs Spark gets the same error, with its run
+        print(f"local-databricks: {exc}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

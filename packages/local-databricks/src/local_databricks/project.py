@@ -68,8 +68,26 @@ class ProjectSettings:
 
     auth_method: str = "pat"
     compute: str = "job-cluster"
+    # Unity Catalog volumes the project's setup creates (with their catalogs and schemas) through
+    # the REST API, as a team does on a workspace; require_volumes makes writes outside them fail
+    # as on the service.
+    volumes: tuple[str, ...] = ()
+    require_volumes: bool = False
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "volumes", tuple(self.volumes))
+        for volume in self.volumes:
+            parts = volume.split("/") if isinstance(volume, str) else []
+            if len(parts) != 5 or parts[:2] != ["", "Volumes"] or not all(parts[2:]):
+                raise ValueError(
+                    "[tool.local-databricks] volumes entries are /Volumes/<catalog>/<schema>/"
+                    f'<volume>; got {volume!r} (for example "/Volumes/main/sales/dagster_pipes")'
+                )
+        if not isinstance(self.require_volumes, bool):
+            raise ValueError(
+                "[tool.local-databricks] require_volumes must be true or false; got "
+                f"{self.require_volumes!r}"
+            )
         if self.auth_method not in AUTH_METHODS:
             raise ValueError(
                 f"[tool.local-databricks] auth_method must be one of {', '.join(AUTH_METHODS)};"
@@ -85,7 +103,7 @@ class ProjectSettings:
     def from_pyproject(cls, path: str | Path) -> ProjectSettings:
         """Read ``[tool.local-databricks]`` of ``path`` (defaults where it is absent)."""
         table = _load_toml(path).get("tool", {}).get("local-databricks", {})
-        unknown = sorted(set(table) - {"auth_method", "compute"})
+        unknown = sorted(set(table) - {"auth_method", "compute", "volumes", "require_volumes"})
         if unknown:
             raise ValueError(f"{path}: unknown [tool.local-databricks] keys: {', '.join(unknown)}")
         return cls(**table)
@@ -112,11 +130,73 @@ def project_environment(
             "ARM_CLIENT_SECRET": "local-secret",
             "ARM_TENANT_ID": "local-tenant",
         }
+    create_volumes(server, settings.volumes)
     if settings.compute == "existing-cluster":
-        env["DATABRICKS_CLUSTER_ID"] = server.add_cluster()["cluster_id"]
+        env["DATABRICKS_CLUSTER_ID"] = create_cluster(server)
     values = (server.url, server.token, method)
     env.update(zip(CHILD_VARIABLES, values, strict=True))
     return env
+
+
+def _api(server: LocalDatabricks, method: str, path: str, body: dict | None = None) -> dict:
+    """One REST call with the workspace token (stdlib only: setup runs before any SDK import)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        server.url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        answer = json.loads(exc.read() or b"{}")
+        if exc.code == 409 and str(answer.get("error_code", "")).endswith("ALREADY_EXISTS"):
+            return {}
+        raise RuntimeError(f"{method} {path}: {exc.code} {answer}") from None
+
+
+def create_volumes(server: LocalDatabricks, volumes: tuple[str, ...] | list[str]) -> None:
+    """Create each /Volumes/<c>/<s>/<v>, and its catalog and schema, through the Unity Catalog
+    API (what exists already is left as it is)."""
+    base = "/api/2.1/unity-catalog"
+    for volume in volumes:
+        catalog, schema, name = volume.split("/")[2:5]
+        _api(server, "POST", f"{base}/catalogs", {"name": catalog})
+        _api(server, "POST", f"{base}/schemas", {"name": schema, "catalog_name": catalog})
+        _api(
+            server,
+            "POST",
+            f"{base}/volumes",
+            {
+                "catalog_name": catalog,
+                "schema_name": schema,
+                "name": name,
+                "volume_type": "MANAGED",
+            },
+        )
+
+
+def create_cluster(server: LocalDatabricks) -> str:
+    """An all-purpose cluster created through clusters/create, as a team creates one; its id.
+
+    It is RUNNING after the server's cluster start delay; a run on it waits until then.
+    """
+    versions = _api(server, "GET", "/api/2.1/clusters/spark-versions")["versions"]
+    node_types = _api(server, "GET", "/api/2.1/clusters/list-node-types")["node_types"]
+    body = {
+        "cluster_name": "local-all-purpose",
+        "spark_version": versions[0]["key"],
+        "node_type_id": node_types[0]["node_type_id"],
+        "num_workers": 0,
+        "autotermination_minutes": 60,
+    }
+    return _api(server, "POST", "/api/2.1/clusters/create", body)["cluster_id"]
 
 
 def use_local_auth(url: str, token: str, setattr: Callable[..., Any] = setattr) -> None:
@@ -226,6 +306,7 @@ def local_session(
 ) -> Iterator[LocalDatabricks]:
     """A started server with this process's environment pointed at it (restored after)."""
     saved = dict(os.environ)
+    server_options.setdefault("require_volumes", settings.require_volumes)
     with LocalDatabricks(root=workdir / "server", **server_options) as server:
         for name in [n for n in os.environ if n.startswith(CREDENTIAL_PREFIXES)]:
             del os.environ[name]

@@ -5,7 +5,8 @@
 - ``local_databricks_settings``: the project's ``[tool.local-databricks]`` (``pyproject.toml``
   next to pytest's rootdir; defaults where there is none).
 - ``local_workspace``: the server, with the project's own auth variables pointed at it
-  (``project.project_environment``), Dagster's Pipes readers shortened and, for
+  (``project.project_environment``: the project's ``volumes`` and, for ``existing-cluster``, an
+  all-purpose cluster created through the REST API), Dagster's Pipes readers shortened and, for
   ``azure-client-secret``, the SDK authenticating with the server's token.
 
 Imports nothing heavy at import time; the server is only imported when a fixture is used.
@@ -26,11 +27,21 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def local_databricks(tmp_path: Path) -> Iterator[LocalDatabricks]:
-    """A started LocalDatabricks (root under tmp_path, no cluster start delay), stopped after."""
+def local_databricks(
+    tmp_path: Path, local_databricks_settings: ProjectSettings
+) -> Iterator[LocalDatabricks]:
+    """A started LocalDatabricks (root under tmp_path, no cluster start delay), stopped after.
+
+    With ``require_volumes = true`` in ``[tool.local-databricks]``, writes under /Volumes need an
+    existing volume, as on the service (``local_workspace`` creates the project's ``volumes``).
+    """
     from .api import LocalDatabricks
 
-    server = LocalDatabricks(root=tmp_path / "local-databricks", cluster_start_seconds=0.0)
+    server = LocalDatabricks(
+        root=tmp_path / "local-databricks",
+        cluster_start_seconds=0.0,
+        require_volumes=local_databricks_settings.require_volumes,
+    )
     server.start()
     try:
         yield server

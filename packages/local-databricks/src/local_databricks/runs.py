@@ -42,6 +42,8 @@ V2_STATES = {
     "SKIPPED": "TERMINATED",
     "INTERNAL_ERROR": "TERMINATED",
 }
+# "shared": one local Spark per server, which tasks attach to; "per-task": a JVM per task process.
+SPARK_MODES = ("shared", "per-task")
 CRASH_AFTER_SECONDS = 0.5
 DRIVER_CRASH_MESSAGE = (
     "The spark driver has stopped unexpectedly and is restarting. "
@@ -200,6 +202,7 @@ class RunConfig:
     serverless_start_seconds: float | None = None
     kill_grace_seconds: float = KILL_GRACE_SECONDS
     require_volumes: bool = False
+    spark_mode: str = "shared"
 
 
 class RunManager:
@@ -693,7 +696,10 @@ class RunManager:
             raise TaskSetupError(f"Invalid task_key {task.key!r}.", internal=True)
         task.workdir = workdir
         command = prepare_command(self, run, task, workdir)
-        api_env = {"LOCAL_DATABRICKS_API_URL": self.host}
+        api_env = {
+            "LOCAL_DATABRICKS_API_URL": self.host,
+            "LOCAL_DATABRICKS_SPARK_MODE": self.config.spark_mode,
+        }
         if self.auth is not None:
             # Like a driver's context token: valid while the task runs (dbutils.secrets uses it).
             task.api_token = random_token()

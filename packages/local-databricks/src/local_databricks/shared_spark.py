@@ -1,0 +1,117 @@
+"""One local Spark per server that task processes share (`spark_mode="shared"`).
+
+A JVM start costs seconds, and its first job more while the JVM warms up; a Databricks cluster is
+warm when a task starts. In shared mode the server starts one local Spark the first time a task
+asks for it (`POST /api/2.0/local-databricks/spark-gateway`, the task's own token), in a helper
+process (shim/spark_gateway.py) whose py4j gateway each task's `SparkSession.builder
+.getOrCreate()` attaches to, with a session of its own (`newSession()`: own SQL conf and temporary
+views; tables are shared, as in a workspace's catalog). The helper and its JVM stop with the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import ApiError
+from .routing import Request, Router
+
+START_TIMEOUT_SECONDS = 180.0
+
+
+class SharedSpark:
+    """The helper process that owns the shared local Spark (started lazily, once)."""
+
+    def __init__(
+        self, python: str, helper: Path, workdir: Path, env: Callable[[], dict[str, str]]
+    ) -> None:
+        self.python = python
+        self.helper = helper
+        self.workdir = workdir
+        self._env = env
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._gateway: dict[str, object] | None = None
+        self._error: str | None = None
+
+    def register(self, router: Router) -> None:
+        """Add the gateway route (a local-databricks extension, not a Databricks API)."""
+        router.add("POST", r"/api/2\.0/local-databricks/spark-gateway", self.gateway_route)
+
+    def gateway_route(self, req: Request) -> dict:
+        """POST spark-gateway: {port, secret} of the shared Spark's py4j gateway."""
+        return self.ensure()
+
+    def ensure(self) -> dict[str, object]:
+        """Start the helper if needed and return its gateway {port, secret}."""
+        with self._lock:
+            if self._gateway is not None and self._alive():
+                return dict(self._gateway)
+            self._stop_locked()
+            self._gateway, self._error = self._start_locked()
+            if self._gateway is None:
+                raise ApiError(
+                    400,
+                    "INVALID_STATE",
+                    f"local-databricks could not start the shared local Spark: {self._error}",
+                )
+            return dict(self._gateway)
+
+    def _alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def _start_locked(self) -> tuple[dict[str, object] | None, str | None]:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = self.workdir / "gateway.log"
+        with log.open("wb") as err:
+            process = subprocess.Popen(
+                [self.python, str(self.helper)],
+                cwd=self.workdir,
+                env=self._env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,
+            )
+        self._process = process
+        assert process.stdout is not None
+        found: list[bytes] = []
+        reader = threading.Thread(target=lambda: found.append(process.stdout.readline()))
+        reader.daemon = True
+        reader.start()
+        reader.join(START_TIMEOUT_SECONDS)
+        line = found[0].decode().split() if found else []
+        if len(line) != 2 or not line[0].isdigit():
+            self._stop_locked()
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            return None, f"the helper gave no gateway (see {log}):\n{tail}"
+        return {"port": int(line[0]), "secret": line[1]}, None
+
+    def stop(self) -> None:
+        """Stop the helper and its JVM (closing its stdin ends both)."""
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        process, self._process, self._gateway = self._process, None, None
+        if process is None:
+            return
+        with contextlib.suppress(OSError):
+            if process.stdin is not None:
+                process.stdin.close()
+        deadline = time.monotonic() + 10
+        while process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # the JVM is in the helper's session: take down whatever is left of it
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
+        if process.stdout is not None:
+            process.stdout.close()
