@@ -72,11 +72,24 @@ def skip_reason() -> str | None:
     return None
 
 
-def project_env(dagster_home: Path | None = None) -> dict[str, str]:
-    """The rendered project's environment: its own venv, no credentials, prebuilt pyspark."""
+def project_python(project: Path) -> str | None:
+    """An installed interpreter of the render's ``.python-version`` (uv may not download one)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pythons import find_python
+
+    version_file = project / ".python-version"
+    return find_python(version_file.read_text().strip()) if version_file.is_file() else None
+
+
+def project_env(project: Path, dagster_home: Path | None = None) -> dict[str, str]:
+    """The rendered project's environment: its own venv and Python, no credentials, prebuilt
+    pyspark. nox points VIRTUAL_ENV, UV_PROJECT_ENVIRONMENT and UV_PYTHON at its own venv."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "ARM_"))}
-    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"):
+    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON"):
         env.pop(name, None)
+    python = project_python(project)
+    if python is not None:
+        env["UV_PYTHON"] = python
     if WHEELS.is_dir():  # pyspark is sdist-only: never rebuild it for a render
         env["UV_FIND_LINKS"] = str(WHEELS)
     if dagster_home is not None:
@@ -110,7 +123,7 @@ def materialize(project: Path, dagster_home: Path) -> None:
     dagster_home.mkdir(parents=True, exist_ok=True)
     # No usage statistics from a docs build, and no telemetry notice in its output.
     (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = project_env(dagster_home)
+    env = project_env(project, dagster_home)
     subprocess.run(["uv", "sync", "--quiet"], cwd=project, env=env, check=True)
     command = ["uv", "run", "--no-sync", "python", __file__, "--materialize", str(project)]
     subprocess.run(command, cwd=project, env=env, check=True)
@@ -189,7 +202,7 @@ def start_dg_dev(project: Path, dagster_home: Path, port: int, log: Path) -> sub
     return subprocess.Popen(
         command,
         cwd=project,
-        env=project_env(dagster_home),
+        env=project_env(project, dagster_home),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
