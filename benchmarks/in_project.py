@@ -46,6 +46,7 @@ SETTINGS = ProjectSettings.from_pyproject("pyproject.toml")  # run from the proj
 
 DEFINITIONS = __import__(f"{os.environ['BENCH_PACKAGE']}.definitions", fromlist=["defs"])
 PIPES_MODULE = __import__(f"{os.environ['BENCH_PACKAGE']}.databricks.pipes", fromlist=["x"])
+UPLOADS = __import__(f"{os.environ['BENCH_PACKAGE']}.databricks.uploads", fromlist=["x"])
 PROJECT_REMOTE_DIR = PIPES_MODULE.REMOTE_DIR  # the benchmarks below swap in their own scripts
 # The opening every remote script of the benchmarks shares (volumes transport, any compute).
 OPEN_PIPES = """
@@ -229,7 +230,7 @@ def bench_long_run(work: Path, seconds: int, samples: int) -> dict[str, object]:
     with LocalDatabricks(root=work / "long-server") as server:
         os.environ.update(project_environment(server, SETTINGS, work))
         client = WorkspaceClient(host=server.url, token=server.token)
-        python_file = PIPES_MODULE.upload_script(client, remote / "long.py", runner.code_path)
+        python_file = UPLOADS.upload_file(client, remote / "long.py", runner.code_path)
         volume = runner.volume_path or "/Volumes/main/bench/pipes"
 
         def plain() -> PipesDatabricksClient:
