@@ -280,7 +280,9 @@ def test_image_dependencies_leave_out_the_dev_group(template_repo: Path, tmp_pat
     """Lock a dagster-plus render (local-databricks from git, as for a real project), then
     export what the image's `uv sync --locked --no-dev` installs, from the files the
     Dockerfile copies only, offline and with an empty cache: the dev source is never read."""
-    project = render(f"git+file://{template_repo}", tmp_path / "p", {"deploy": "dagster-plus"})
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"  # the suite's own Python
+    answers = {"deploy": "dagster-plus", "python_version": version}
+    project = render(f"git+file://{template_repo}", tmp_path / "p", answers)
     env = {**project_env(sys.executable), "UV_FIND_LINKS": os.environ.get("UV_FIND_LINKS", "")}
     subprocess.run(["uv", "lock", "--quiet"], cwd=project, env=env, check=True)
     context = tmp_path / "context"
