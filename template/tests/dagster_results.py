@@ -52,11 +52,12 @@ activate()  # the local_workspace fixture's wiring, from the variables it set
 from {package}.definitions import defs
 {setup}
 result = dg.materialize([{asset}], resources=fast_resources(defs()), raise_on_error=False)
-print(json.dumps({{
-    "success": result.success,
-    "materialized": bool(result.get_asset_materialization_events()),
-    "failed_steps": len(result.get_step_failure_events()),
-}}))
+outcome = dict(
+    success=result.success,
+    materialized=bool(result.get_asset_materialization_events()),
+    failed_steps=len(result.get_step_failure_events()),
+)
+print(json.dumps(outcome))
 """
 
 
