@@ -13,8 +13,18 @@ from pyspark.sql import SparkSession
 def main():
     """Start, warm up, publish the gateway, wait for the server to go away."""
     spark = SparkSession.builder.getOrCreate()
-    # The first job of a JVM is slow (class loading, JIT): pay it here, not in a task.
-    spark.createDataFrame([(1, "warm")], "id int, name string").count()
+    # The first jobs of a JVM are slow (class loading, JIT, code generation): pay them here, on
+    # the path a typical task takes (rows from Python, casts, a de-duplication, a table written
+    # and read back), not in the first task.
+    rows = spark.createDataFrame(
+        [("1", " a ", "1.5"), ("1", "b", "2")], "id string, n string, x string"
+    )
+    clean = rows.selectExpr("cast(id as bigint) id", "trim(n) n", "cast(x as decimal(10,2)) x")
+    spark.sql("CREATE DATABASE IF NOT EXISTS local_databricks_warmup")
+    table = "local_databricks_warmup.rows"
+    clean.dropDuplicates(["id"]).write.mode("overwrite").saveAsTable(table)
+    spark.table(table).groupBy("id").count().collect()
+    spark.sql("DROP DATABASE local_databricks_warmup CASCADE")
     params = spark.sparkContext._gateway.gateway_parameters
     print(f"{params.port} {params.auth_token}", flush=True)
     sys.stdin.read()
