@@ -7,7 +7,7 @@ Plain Python: no Spark needed.
 
 import argparse
 import csv
-from collections import Counter
+from collections import defaultdict
 
 import dagster_pipes as dp
 
@@ -24,7 +24,7 @@ def open_pipes(params: dp.PipesParamsLoader) -> dp.PipesContext:
 
 def rollup(path: str, column: str) -> dict[str, float]:
     """Total order amount per value of ``column`` (rows without an order id are skipped)."""
-    totals: Counter[str] = Counter()
+    totals: dict[str, float] = defaultdict(float)
     with open(path, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if row["order_id"]:

@@ -30,7 +30,7 @@ ROLLUPS = {
 )
 def order_rollups(
     context: dg.AssetExecutionContext, pipes_databricks: DatabricksPipes
-) -> Iterator[dg.MaterializeResult]:
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Run one task per selected rollup, all in one run on one cluster."""
     selected = [key.to_user_string() for key in context.selected_asset_keys]
     tasks = {

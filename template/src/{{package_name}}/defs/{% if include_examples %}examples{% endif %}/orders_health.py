@@ -4,6 +4,8 @@ It reads the latest materialization of the ``cleaned_orders`` table asset (row c
 rows, Spark time) and turns it into a health summary; deps draw the table lineage in the UI.
 """
 
+from typing import cast
+
 import dagster as dg
 
 from .cleaned_orders import CLEANED_ORDERS
@@ -27,13 +29,14 @@ def orders_health(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         never = f"{CLEANED_ORDERS.to_user_string()} has not been materialized yet."
         raise dg.Failure(description=never)
     upstream = event.asset_materialization.metadata
-    rows = upstream["dagster/row_count"].value
-    seconds = upstream["spark_seconds"].value
+    # What the remote script reported (remote/cleaned_orders.py): numbers.
+    rows = cast(int, upstream["dagster/row_count"].value)
+    seconds = cast(float, upstream["spark_seconds"].value)
     return dg.MaterializeResult(
         metadata={
-            "table": upstream["dagster/table_name"].value,
+            "table": cast(str, upstream["dagster/table_name"].value),
             "rows": rows,
-            "dropped_rows": upstream["dropped_rows"].value,
+            "dropped_rows": cast(int, upstream["dropped_rows"].value),
             "enough_rows": rows >= MIN_ROWS,
             "rows_per_spark_second": round(rows / seconds, 1) if seconds else None,
             "upstream_run_id": dg.MetadataValue.dagster_run(event.run_id),
