@@ -143,9 +143,9 @@ def bench_trivial_run(work: Path, repeat: int) -> dict[str, object]:
 
     @dg.asset
     def trivial(
-        context: dg.AssetExecutionContext, pipes_databricks: PIPES_MODULE.DatabricksPipes
+        context: dg.AssetExecutionContext, databricks_pipes: PIPES_MODULE.DatabricksPipes
     ) -> dg.MaterializeResult:
-        return pipes_databricks.run(context, "trivial.py").get_materialize_result()
+        return databricks_pipes.run(context, "trivial.py").get_materialize_result()
 
     local_script = work / "subprocess_trivial.py"
     local_script.write_text(SUBPROCESS_TRIVIAL)
@@ -201,7 +201,7 @@ def bench_long_run(work: Path, seconds: int, samples: int) -> dict[str, object]:
     remote.mkdir()
     (remote / "long.py").write_text(LONG)
     PIPES_MODULE.REMOTE_DIR = remote
-    runner = DEFINITIONS.defs().resources["pipes_databricks"]  # production settings
+    runner = DEFINITIONS.defs().resources["databricks_pipes"]  # production settings
     lengths = [round(seconds + PHASE_STEP_SECONDS * n, 1) for n in range(samples)]
     figures: dict[str, object] = {"long_run_lengths_s": lengths}
 
@@ -210,9 +210,9 @@ def bench_long_run(work: Path, seconds: int, samples: int) -> dict[str, object]:
 
         @dg.asset(name=f"long_{name}")
         def long_asset(
-            context: dg.AssetExecutionContext, pipes_databricks: PIPES_MODULE.DatabricksPipes
+            context: dg.AssetExecutionContext, databricks_pipes: PIPES_MODULE.DatabricksPipes
         ) -> dg.MaterializeResult:
-            result = run(context, pipes_databricks, sample["extras"])
+            result = run(context, databricks_pipes, sample["extras"])
             sample["step_end"] = time.time()
             return result.get_materialize_result()
 
@@ -252,7 +252,7 @@ def bench_long_run(work: Path, seconds: int, samples: int) -> dict[str, object]:
                 "spark_python_task": {"python_file": python_file},
             }
         )
-        resources = {"pipes_databricks": runner}
+        resources = {"databricks_pipes": runner}
         measure(
             "plain",
             lambda context, _, extras: plain().run(context=context, task=task, extras=extras),
@@ -260,7 +260,7 @@ def bench_long_run(work: Path, seconds: int, samples: int) -> dict[str, object]:
         )
         measure(
             "runner",
-            lambda context, pipes_databricks, extras: pipes_databricks.run(
+            lambda context, databricks_pipes, extras: databricks_pipes.run(
                 context, "long.py", extras=extras
             ),
             resources,

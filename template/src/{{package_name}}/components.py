@@ -83,9 +83,9 @@ class DatabricksPipesScript(dg.Component, dg.Resolvable, dg.Model):
             partitions_def=spec.partitions_def,
         )
         def run_script(
-            context: dg.AssetExecutionContext, pipes_databricks: DatabricksPipes
+            context: dg.AssetExecutionContext, databricks_pipes: DatabricksPipes
         ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-            invocation = pipes_databricks.run(
+            invocation = databricks_pipes.run(
                 context,
                 str(script),
                 extras=self.extras,

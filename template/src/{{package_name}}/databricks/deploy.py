@@ -233,7 +233,7 @@ def workspace_client() -> WorkspaceClient:
     from ..definitions import defs
 
     resources = defs().resources or {}
-    return resources["databricks"].process_config_and_initialize().get_client()
+    return resources["databricks_workspace"].process_config_and_initialize().get_client()
 
 
 def deploy_jobs(root: Path = BUNDLE_ROOT, target: str | None = None) -> list[int]:

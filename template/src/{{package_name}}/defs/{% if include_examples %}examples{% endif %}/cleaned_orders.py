@@ -29,12 +29,12 @@ CLEANED_ORDERS = table_key("cleaned_orders")
     ],
 )
 def cleaned_orders(
-    context: dg.AssetExecutionContext, pipes_databricks: DatabricksPipes
+    context: dg.AssetExecutionContext, databricks_pipes: DatabricksPipes
 ) -> dg.MaterializeResult:
     """Build the table on Databricks; metadata and the check come from the remote run."""
     extras = {
-        "source_path": upload_dataset(pipes_databricks),
+        "source_path": upload_dataset(databricks_pipes),
         "table": table_name("cleaned_orders"),
     }
-    invocation = pipes_databricks.run(context, "cleaned_orders.py", extras=extras, profile="small")
+    invocation = databricks_pipes.run(context, "cleaned_orders.py", extras=extras, profile="small")
     return invocation.get_materialize_result()

@@ -25,11 +25,11 @@ DAILY_ORDERS_ROOT = f"{FILES_ROOT}/daily_orders"
     metadata={"dagster/uri": DAILY_ORDERS_ROOT},
 )
 def daily_orders(
-    context: dg.AssetExecutionContext, pipes_databricks: DatabricksPipes
+    context: dg.AssetExecutionContext, databricks_pipes: DatabricksPipes
 ) -> dg.MaterializeResult:
     """Extract one day of orders on Databricks; the partition key travels in the Pipes context."""
     context.log.info(f"extracting orders of {context.partition_key}")
-    invocation = pipes_databricks.run(
+    invocation = databricks_pipes.run(
         context, "daily_orders.py", extras={"root": DAILY_ORDERS_ROOT}, profile="small"
     )
     return invocation.get_materialize_result()

@@ -29,7 +29,7 @@ ROLLUPS = {
     group_name="examples",
 )
 def order_rollups(
-    context: dg.AssetExecutionContext, pipes_databricks: DatabricksPipes
+    context: dg.AssetExecutionContext, databricks_pipes: DatabricksPipes
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Run one task per selected rollup, all in one run on one cluster."""
     selected = [key.to_user_string() for key in context.selected_asset_keys]
@@ -37,9 +37,9 @@ def order_rollups(
         key: RemoteTask("order_rollup.py", ["--rollup", ROLLUPS[key], "--asset", key])
         for key in selected
     }
-    extras = {"source_path": upload_dataset(pipes_databricks)}
+    extras = {"source_path": upload_dataset(databricks_pipes)}
     try:
-        invocation = pipes_databricks.run_together(context, tasks, extras=extras)
+        invocation = databricks_pipes.run_together(context, tasks, extras=extras)
     except DatabricksRunFailed as failure:
         yield from failure.results  # the rollups that succeeded are still recorded
         raise

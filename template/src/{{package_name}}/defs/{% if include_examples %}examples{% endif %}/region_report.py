@@ -16,12 +16,12 @@ from .common import upload_dataset
     kinds={"databricks", "notebook"},
 )
 def region_report(
-    context: dg.AssetExecutionContext, pipes_databricks: DatabricksPipes
+    context: dg.AssetExecutionContext, databricks_pipes: DatabricksPipes
 ) -> dg.MaterializeResult:
     """Run the notebook; its widgets carry Pipes, its metadata becomes the materialization."""
-    invocation = pipes_databricks.run_notebook(
+    invocation = databricks_pipes.run_notebook(
         context,
         "notebooks/region_report.py",
-        extras={"source_path": upload_dataset(pipes_databricks)},
+        extras={"source_path": upload_dataset(databricks_pipes)},
     )
     return invocation.get_materialize_result()
