@@ -140,17 +140,7 @@ def bench_local_databricks(work: Path, repeat: int) -> dict:
 
 def bench_server_load(work: Path) -> dict:
     """The local-databricks load test, run with the generated project's interpreter."""
-    project, env = project_python(work)
-    script = ROOT / "packages" / "local-databricks" / "benchmarks" / "load.py"
-    result = subprocess.run(
-        [str(project / ".venv" / "bin" / "python"), str(script)],
-        cwd=project,
-        check=True,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return bench_package_script(work, "load.py")
 
 
 def bench_package_script(work: Path, name: str) -> dict:
