@@ -4,11 +4,11 @@ Reading Dagster results in tests (failure messages), waiting on local Databricks
 interrupting a step the way a Dagster run termination does.
 """
 
-import json
+import os
 import signal
-import subprocess
-import sys
+import threading
 import time
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -43,48 +43,44 @@ def polls(server) -> int:
     return sum(call["path"].endswith("/runs/get") for call in server.calls())
 
 
-# A child process materializing one asset with the project's resources at local speed.
-CHILD_STEP = """
-import json, sys
-import dagster as dg
-from local_databricks.project import activate, fast_resources
-activate()  # the local_workspace fixture's wiring, from the variables it set
-from {package}.definitions import defs
-{setup}
-result = dg.materialize([{asset}], resources=fast_resources(defs()), raise_on_error=False)
-outcome = dict(
-    success=result.success,
-    materialized=bool(result.get_asset_materialization_events()),
-    failed_steps=len(result.get_step_failure_events()),
-)
-print(json.dumps(outcome))
-"""
+def interrupt_while_running(
+    server, materialize: Callable[[], dg.ExecuteInProcessResult]
+) -> dg.ExecuteInProcessResult:
+    """Call ``materialize`` and, once its run is RUNNING and polled, send this process SIGINT
+    (what a Dagster run termination delivers to a step); wait for the remote run to end and
+    return the result.
 
-
-def interrupt_while_running(server, code: str, cwd) -> dict:
-    """Run ``code`` (a :data:`CHILD_STEP`) in a child process, send it SIGINT (what a Dagster
-    run termination delivers to a step) once its run is RUNNING and polled, and wait for the
-    remote run to end; return the child's outcome.
+    Dagster turns the signal into the step's interruption as it does in a run worker, but only
+    on the main thread, where pytest (and each pytest-xdist worker) runs tests.
     """
-    child = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    assert threading.current_thread() is threading.main_thread(), "SIGINT needs the main thread"
+    lock = threading.Lock()
+    materializing = [True]
+    problems: list[str] = []
+
+    def interrupt() -> None:
+        try:
+            wait_for(lambda: server.runs() and life_cycle(server) == "RUNNING", 120)
+            started = polls(server)
+            wait_for(lambda: polls(server) >= started + 2, 60)
+        except AssertionError:
+            problems.append("the run never started and was polled")
+        with lock:  # never after materialize() returned: pytest would take it as Ctrl-C
+            if materializing[0]:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt, daemon=True)
+    interrupter.start()
     try:
-        wait_for(lambda: server.runs() and life_cycle(server) == "RUNNING", 120)
-        started = polls(server)
-        wait_for(lambda: polls(server) >= started + 2, 60)
-    except AssertionError:
-        child.kill()
-        raise AssertionError(f"the run never started: {child.communicate()[1][-3000:]}") from None
-    child.send_signal(signal.SIGINT)
-    stdout, stderr = child.communicate(timeout=90)
+        result = materialize()
+    finally:
+        with lock:
+            materializing[0] = False
+    interrupter.join()
+    assert not problems, problems
     try:
         wait_for(lambda: life_cycle(server) == "TERMINATED", 60)
     except AssertionError:
         state = server.runs()[0]["state"]
-        raise AssertionError(f"remote run still {state}; step logs: {stderr[-3000:]}") from None
-    return json.loads(stdout.strip().splitlines()[-1])
+        raise AssertionError(f"remote run still {state}: {failure_text(result)}") from None
+    return result

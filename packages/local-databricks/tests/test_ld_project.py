@@ -141,6 +141,19 @@ class Plain(dg.ConfigurableResource):
     name: str = "plain"
 
 
+class Client(dg.ConfigurableResource):
+    """A client with a retry budget, nested in a runner as the project's workspace is."""
+
+    retry_timeout_seconds: int = 30
+
+
+class Runner(dg.ConfigurableResource):
+    """A runner that polls and holds a nested client."""
+
+    client: Client
+    poll_interval_seconds: float = 30
+
+
 def test_fast_resources_speed_up_only_what_polls() -> None:
     definitions = dg.Definitions(resources={"poller": Poller(name="p"), "plain": Plain()})
     fast = project.fast_resources(definitions)
@@ -150,6 +163,15 @@ def test_fast_resources_speed_up_only_what_polls() -> None:
         project.fast_resources(definitions, poll_interval_seconds=7)["poller"].poll_interval_seconds
         == 7
     )
+
+
+def test_fast_resources_reach_nested_resources() -> None:
+    definitions = dg.Definitions(resources={"runner": Runner(client=Client()), "plain": Plain()})
+    fast = project.fast_resources(definitions, retry_timeout_seconds=3)
+    assert fast["runner"].poll_interval_seconds == 0.2
+    assert fast["runner"].client.retry_timeout_seconds == 3
+    assert definitions.resources["runner"].client.retry_timeout_seconds == 30  # not changed
+    assert fast["plain"] is definitions.resources["plain"]
 
 
 def test_local_runs_filter_warnings_as_the_project_tests_do(tmp_path: Path) -> None:

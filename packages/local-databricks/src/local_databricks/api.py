@@ -34,6 +34,9 @@ class LocalDatabricks:
     """An offline Databricks workspace served over HTTP on 127.0.0.1.
 
     Use as a context manager, or call `start()`/`stop()`. Credentials are random unless given.
+    ``shared_spark``: a :meth:`SharedSpark.standalone` its tasks use instead of a Spark of its
+    own (servers of one test session share a warm JVM); the server drops its tables when it
+    stops, and leaves it running.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class LocalDatabricks:
         require_volumes: bool = False,
         volumes: list[str] | tuple[str, ...] = (),
         spark_mode: str = "shared",
+        shared_spark: SharedSpark | None = None,
     ) -> None:
         if spark_mode not in SPARK_MODES:
             raise ValueError(
@@ -77,6 +81,8 @@ class LocalDatabricks:
         )
         self.require_volumes = bool(require_volumes)
         self._volumes = [str(v) for v in volumes]
+        # A shared Spark made by someone else (SharedSpark.standalone): used, reset, not stopped.
+        self._given_spark = shared_spark
         for path in self._volumes:
             _check_volume_path(path)
         self.unity_catalog: UnityCatalog | None = None
@@ -137,7 +143,7 @@ class LocalDatabricks:
         self.jobs = JobService(self.manager, self.behaviours)
         IdentityService(self.auth, self._url).register(router)
         self.tokens = TokenService(self.auth)
-        self.shared_spark = SharedSpark(
+        self.shared_spark = self._given_spark or SharedSpark(
             self.run_config.python,
             self.storage.shim / "spark_gateway.py",
             self.storage.spark / "shared",
@@ -163,7 +169,7 @@ class LocalDatabricks:
         if self._server is None:
             return
         self.manager.shutdown()
-        self.shared_spark.stop()
+        self._let_go_of_spark()
         self._server.stop()
         self._server = None
         if self._owns_root and self._root is not None:
@@ -181,6 +187,13 @@ class LocalDatabricks:
         if self.require_volumes:
             extra["LOCAL_DATABRICKS_REQUIRE_VOLUMES"] = "1"
         return task_env(self.storage, {}, {}, self.storage.spark / "shared", extra)
+
+    def _let_go_of_spark(self) -> None:
+        # A given shared Spark outlives this server: only the tables its tasks wrote go.
+        if self._given_spark is not None:
+            self.shared_spark.reset()
+        else:
+            self.shared_spark.stop()
 
     def warm_spark(self) -> None:
         """Start the shared local Spark now (spark_mode="shared"): the first task finds it warm."""
@@ -200,7 +213,7 @@ class LocalDatabricks:
         Only the volumes given as `volumes=` exist again afterwards (empty).
         """
         self.manager.clear()
-        self.shared_spark.stop()  # its tables live in the spark directory removed below
+        self._let_go_of_spark()  # its tables live in the spark directory removed below
         self.jobs.reset()
         self.files.reset()
         self.faults.clear()

@@ -259,18 +259,30 @@ def fast_resources(definitions: dg.Definitions, **overrides: Any) -> dict[str, A
     """The definitions' resources, each one that polls rebuilt with local-speed settings.
 
     A resource gets those of ``FAST_SETTINGS`` (then ``overrides``) that are fields of its
-    class; the others are returned as they are.
+    class, and so does every resource nested in it (a runner's ``workspace``); the others are
+    returned as they are.
     """
-    resources = dict(definitions.resources or {})
     wanted = {**FAST_SETTINGS, **overrides}
-    for key, resource in resources.items():
-        fields = getattr(type(resource), "model_fields", {})
-        changes = {name: value for name, value in wanted.items() if name in fields}
-        if changes:
-            # A new instance, not model_copy(): Dagster rebuilds resources from their arguments.
-            current = {name: getattr(resource, name) for name in fields}
-            resources[key] = type(resource)(**{**current, **changes})
-    return resources
+    return {key: _with_settings(value, wanted) for key, value in (definitions.resources or {}).items()}
+
+
+def _with_settings(resource: Any, wanted: dict[str, Any]) -> Any:
+    """``resource`` rebuilt with the ``wanted`` settings it has, nested resources included."""
+    import dagster as dg
+
+    fields = getattr(type(resource), "model_fields", {})
+    if not isinstance(resource, dg.ConfigurableResource) or not fields:
+        return resource
+    current = {name: getattr(resource, name) for name in fields}
+    changes = {name: value for name, value in wanted.items() if name in fields}
+    for name, value in current.items():
+        nested = _with_settings(value, wanted)
+        if nested is not value:
+            changes.setdefault(name, nested)
+    if not changes:
+        return resource
+    # A new instance, not model_copy(): Dagster rebuilds resources from their arguments.
+    return type(resource)(**{**current, **changes})
 
 
 def call_summary(server: LocalDatabricks) -> dict[str, int]:

@@ -1,6 +1,12 @@
 """pytest plugin (entry point ``local_databricks``): local Databricks fixtures.
 
 - ``local_databricks``: a started server (root under ``tmp_path``, no cluster start delay).
+- ``local_databricks_spark``: the test session's one local Spark (per xdist worker), started when
+  a task or a test first needs it and shared by every server; each server drops the tables its
+  tasks wrote when it stops. Mark the tests that use Spark ``xdist_group("local_spark")`` and
+  run with ``--dist loadgroup`` so that they share one JVM.
+- ``local_spark``: a SparkSession of its own on that Spark, for unit tests of remote code
+  (the code's ``SparkSession.builder.getOrCreate()`` returns it); its tables go after the test.
 - ``local_databricks_env``: the server, with ``DATABRICKS_HOST``/``DATABRICKS_TOKEN`` set.
 - ``local_databricks_settings``: the project's ``[tool.local-databricks]`` (``pyproject.toml``
   next to pytest's rootdir; defaults where there is none).
@@ -22,15 +28,55 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from .api import LocalDatabricks
     from .project import ProjectSettings
+    from .shared_spark import SharedSpark
+
+
+@pytest.fixture(scope="session")
+def local_databricks_spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedSpark]:
+    """One local Spark for the session's servers (its JVM starts on first use), stopped after."""
+    from .shared_spark import SharedSpark
+
+    spark = SharedSpark.standalone(tmp_path_factory.mktemp("local-spark"))
+    try:
+        yield spark
+    finally:
+        spark.stop()
+
+
+@pytest.fixture
+def local_spark(local_databricks_spark: SharedSpark) -> Iterator[SparkSession]:
+    """A SparkSession of its own on the session's local Spark; its tables are dropped after."""
+    import importlib.util
+
+    from .executor import SHIM_SOURCE
+
+    spec = importlib.util.spec_from_file_location(
+        "local_databricks_spark_attach", SHIM_SOURCE / "spark_attach.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    gateway = local_databricks_spark.ensure()
+    session = module.attach(gateway["port"], gateway["secret"])
+    try:
+        yield session
+    finally:
+        session.stop()
+        local_databricks_spark.reset()
 
 
 @pytest.fixture
 def local_databricks(
-    tmp_path: Path, local_databricks_settings: ProjectSettings
+    tmp_path: Path,
+    local_databricks_settings: ProjectSettings,
+    local_databricks_spark: SharedSpark,
 ) -> Iterator[LocalDatabricks]:
-    """A started LocalDatabricks (root under tmp_path, no cluster start delay), stopped after.
+    """A started LocalDatabricks (root under tmp_path, no cluster start delay, the session's
+    shared Spark), stopped after.
 
     With ``require_volumes = true`` in ``[tool.local-databricks]``, writes under /Volumes need an
     existing volume, as on the service (``local_workspace`` creates the project's ``volumes``).
@@ -41,6 +87,7 @@ def local_databricks(
         root=tmp_path / "local-databricks",
         cluster_start_seconds=0.0,
         require_volumes=local_databricks_settings.require_volumes,
+        shared_spark=local_databricks_spark,
     )
     server.start()
     try:

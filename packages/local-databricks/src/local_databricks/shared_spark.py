@@ -6,6 +6,10 @@ asks for it (`POST /api/2.0/local-databricks/spark-gateway`, the task's own toke
 process (shim/spark_gateway.py) whose py4j gateway each task's `SparkSession.builder
 .getOrCreate()` attaches to, with a session of its own (`newSession()`: own SQL conf and temporary
 views; tables are shared, as in a workspace's catalog). The helper and its JVM stop with the server.
+
+A test session shares one across its servers (`SharedSpark.standalone`, the pytest plugin's
+``local_databricks_spark``): a server given one does not stop it but has its tables dropped
+(`reset`) when it stops, so each test starts with an empty catalog and a warm JVM.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ApiError
+from .executor import install_shim, task_env
+from .paths import Storage
 from .routing import Request, Router
 
 START_TIMEOUT_SECONDS = 180.0
+RESET_TIMEOUT_SECONDS = 60.0
 
 
 class SharedSpark:
@@ -39,6 +46,25 @@ class SharedSpark:
         self._process: subprocess.Popen | None = None
         self._gateway: dict[str, object] | None = None
         self._error: str | None = None
+
+    @classmethod
+    def standalone(cls, root: Path, python: str | None = None) -> SharedSpark:
+        """One that no server owns, under ``root``: servers given it (``shared_spark=``) share
+        its JVM and leave it running; whoever made it calls :meth:`stop`."""
+        import sys
+
+        storage = Storage(Path(root))
+        storage.create()
+        install_shim(storage)
+        workdir = storage.spark / "shared"
+        env = task_env(storage, {}, {}, workdir, {"LOCAL_DATABRICKS_SPARK_MODE": "own"})
+        return cls(python or sys.executable, storage.shim / "spark_gateway.py", workdir, lambda: env)
+
+    @property
+    def started(self) -> bool:
+        """Whether its JVM is running."""
+        with self._lock:
+            return self._gateway is not None and self._alive()
 
     def register(self, router: Router) -> None:
         """Add the gateway route (a local-databricks extension, not a Databricks API)."""
@@ -80,18 +106,40 @@ class SharedSpark:
                 start_new_session=True,
             )
         self._process = process
-        assert process.stdout is not None
-        found: list[bytes] = []
-        reader = threading.Thread(target=lambda: found.append(process.stdout.readline()))
-        reader.daemon = True
-        reader.start()
-        reader.join(START_TIMEOUT_SECONDS)
-        line = found[0].decode().split() if found else []
+        line = self._read_line(START_TIMEOUT_SECONDS).split()
         if len(line) != 2 or not line[0].isdigit():
             self._stop_locked()
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             return None, f"the helper gave no gateway (see {log}):\n{tail}"
         return {"port": int(line[0]), "secret": line[1]}, None
+
+    def reset(self) -> None:
+        """Drop every table and database but ``default`` (nothing to do if it never started).
+
+        A helper that does not confirm within ``RESET_TIMEOUT_SECONDS`` is stopped instead.
+        """
+        with self._lock:
+            if self._gateway is None or not self._alive():
+                return
+            assert self._process is not None and self._process.stdin is not None
+            try:
+                self._process.stdin.write(b"reset\n")
+                self._process.stdin.flush()
+            except OSError:
+                self._stop_locked()
+                return
+            if self._read_line(RESET_TIMEOUT_SECONDS).strip() != "reset":
+                self._stop_locked()
+
+    def _read_line(self, timeout: float) -> str:
+        assert self._process is not None and self._process.stdout is not None
+        stdout = self._process.stdout
+        found: list[bytes] = []
+        reader = threading.Thread(target=lambda: found.append(stdout.readline()))
+        reader.daemon = True
+        reader.start()
+        reader.join(timeout)
+        return found[0].decode(errors="replace") if found else ""
 
     def stop(self) -> None:
         """Stop the helper and its JVM (closing its stdin ends both)."""

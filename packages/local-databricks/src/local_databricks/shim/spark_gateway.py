@@ -2,12 +2,24 @@
 
 Starts a local SparkSession with the shim's defaults (LOCAL_DATABRICKS_SPARK_MODE=own, so the
 shim's getOrCreate starts a real JVM here instead of attaching to one), runs one small job so the
-JVM is warm, prints "<py4j gateway port> <secret>" and then lives until its stdin closes.
+JVM is warm, prints "<py4j gateway port> <secret>" and then lives until its stdin closes. A line
+"reset" on stdin drops every table and database but ``default`` and is answered "reset".
 """
 
 import sys
 
 from pyspark.sql import SparkSession
+
+
+def reset(spark):
+    """Back to an empty catalog: the tables of earlier tasks (or tests) are gone."""
+    for database in spark.catalog.listDatabases():
+        if database.name != "default":
+            spark.sql(f"DROP DATABASE IF EXISTS `{database.name}` CASCADE")
+    for table in spark.catalog.listTables("default"):
+        if not table.isTemporary:
+            spark.sql(f"DROP TABLE IF EXISTS default.`{table.name}`")
+    spark.catalog.clearCache()
 
 
 def main():
@@ -27,7 +39,10 @@ def main():
     spark.sql("DROP DATABASE local_databricks_warmup CASCADE")
     params = spark.sparkContext._gateway.gateway_parameters
     print(f"{params.port} {params.auth_token}", flush=True)
-    sys.stdin.read()
+    for line in sys.stdin:
+        if line.strip() == "reset":
+            reset(spark)
+            print("reset", flush=True)
     return 0
 
 
