@@ -74,8 +74,61 @@ print("partitions", spark.conf.get("spark.sql.shuffle.partitions"))
     assert written == ["partitions 3", f"cluster {first.tasks[0].cluster_instance.cluster_id}"]
     # the table outlived the first run and its stop(); the conf stayed that session's own
     assert read == ["rows 3", "partitions 1"]
-    gateways = list((local_databricks.root / "spark" / "shared").glob("gateway.log"))
-    assert gateways, "the shared Spark's helper did not run"
+    assert local_databricks.shared_spark.started, "the shared Spark's helper did not run"
+
+
+def test_servers_of_a_session_share_one_spark_and_start_with_no_tables(tmp_path, script):
+    """SharedSpark.standalone: a second server finds the JVM warm and the first one's tables
+    gone; stopping a server leaves the JVM running."""
+    from ld_helpers import make_client, write_file
+
+    from local_databricks import LocalDatabricks
+    from local_databricks.shared_spark import SharedSpark
+
+    body = """
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+print("tables", sorted(t.name for t in spark.catalog.listTables("shared")) if
+      spark.catalog.databaseExists("shared") else [])
+spark.createDataFrame([(1,)], "id int").write.saveAsTable("main.shared.ids")
+"""
+    shared = SharedSpark.standalone(tmp_path / "session")
+    seen = []
+    try:
+        for name in ("first", "second"):
+            with LocalDatabricks(root=tmp_path / name, shared_spark=shared) as server:
+                path = write_file(server, "dbfs:/scripts/tables.py", body)
+                task = jobs.SubmitTask.from_dict(
+                    {
+                        "task_key": "spark",
+                        "new_cluster": {"spark_version": "16.4.x-scala2.12", "num_workers": 0},
+                        "spark_python_task": {"python_file": path},
+                    }
+                )
+                w = make_client(server)
+                run = w.jobs.submit(tasks=[task]).result()
+                output = w.jobs.get_run_output(run.tasks[0].run_id)
+                assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
+                seen.append((output.logs.splitlines(), shared.ensure()["port"]))
+            assert shared.started  # the server stopped; the JVM did not
+    finally:
+        shared.stop()
+    (first, port), (second, same_port) = seen
+    assert first == second == ["tables []"]
+    assert port == same_port
+    assert not shared.started
+
+
+def test_local_spark_fixture_is_a_session_of_its_own_on_the_shared_spark(
+    local_spark, local_databricks_spark
+) -> None:
+    from pyspark.sql import SparkSession
+
+    assert SparkSession.builder.getOrCreate() is local_spark
+    local_spark.sql("CREATE DATABASE IF NOT EXISTS unit")
+    local_spark.createDataFrame([(1,), (2,)], "id int").write.saveAsTable("unit.ids")
+    assert local_spark.table("unit.ids").count() == 2
+    assert local_databricks_spark.started
 
 
 def test_per_task_spark_mode(tmp_path, script):

@@ -39,7 +39,10 @@ def task_env(
 ) -> dict[str, str]:
     """The environment of a task process (see README: what children inherit)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
-    for key in [k for k in env if k.startswith(("LOCAL_DATABRICKS_", "DAGSTER_PIPES_"))]:
+    # PYSPARK_GATEWAY_*: a Spark this process attached to (the local_spark fixture) is not the
+    # task's; a task finds its Spark through the server.
+    prefixes = ("LOCAL_DATABRICKS_", "DAGSTER_PIPES_", "PYSPARK_GATEWAY_")
+    for key in [k for k in env if k.startswith(prefixes)]:
         del env[key]
     env.update({str(k): str(v) for k, v in spark_env_vars.items()})
     python_path = [str(storage.shim)]

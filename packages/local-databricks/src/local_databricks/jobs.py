@@ -7,6 +7,7 @@ import copy
 import re
 import threading
 
+from .calls import redact
 from .errors import ApiError, invalid
 from .faults import BehaviourQueue
 from .routing import (
@@ -224,6 +225,11 @@ class JobService:
             task = run.tasks[0]
         with self.manager.cond:
             output = copy.deepcopy(task.output) if task.life in TERMINAL else {}
+        # As on Databricks, a secret scope's values never show in a run's output: a task that
+        # prints what dbutils.secrets.get returned shows [REDACTED].
+        output = {
+            key: redact(value, self.manager.secrets.secret_values()) for key, value in output.items()
+        }
         output["metadata"] = self.manager.render_task_run(run, task)
         return prune(output)
 

@@ -486,17 +486,32 @@ class _PatchingFinder(importlib.abc.MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return None
-        original_exec = spec.loader.exec_module
-
-        def exec_module(module):
-            original_exec(module)
-            try:
-                patch(module)
-            except Exception as exc:
-                print(f"local-databricks: could not patch {fullname}: {exc}", file=sys.stderr)
-
-        spec.loader.exec_module = exec_module
+        # A wrapper, not a patched loader: Spark's Python workers import pyspark from
+        # pyspark.zip, whose one zipimporter loads every module of it.
+        spec.loader = _PatchingLoader(spec.loader, fullname, patch)
         return spec
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """Runs ``loader``'s module, then ``patch`` on it; everything else is ``loader``'s."""
+
+    def __init__(self, loader, fullname, patch):
+        self._loader = loader
+        self._fullname = fullname
+        self._patch = patch
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        try:
+            self._patch(module)
+        except Exception as exc:
+            print(f"local-databricks: could not patch {self._fullname}: {exc}", file=sys.stderr)
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
 
 
 def _install_spark_hook():
