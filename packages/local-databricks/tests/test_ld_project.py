@@ -39,6 +39,7 @@ def test_settings_come_from_the_pyproject_table(tmp_path: Path) -> None:
         ('compute = "gpu"', "compute must be one of job-cluster, serverless"),
         ('volumes = ["/Volumes/main/x"]', "volumes entries are /Volumes/<catalog>/<schema>/"),
         ('require_volumes = "yes"', "require_volumes must be true or false"),
+        ('warm_spark = "yes"', "warm_spark must be true or false"),
         ('cluster = "x"', "unknown [tool.local-databricks] keys: cluster"),
     ],
 )

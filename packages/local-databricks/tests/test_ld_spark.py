@@ -1,5 +1,6 @@
 """The one test that starts a real local Spark (needs Java 17+)."""
 
+import os
 import shutil
 
 import pytest
@@ -163,3 +164,80 @@ print("own", "PYSPARK_GATEWAY_PORT" not in os.environ, spark.range(2).count())
         assert not (server.root / "spark" / "shared").exists()
     with pytest.raises(ValueError, match="spark_mode"):
         LocalDatabricks(spark_mode="jvm")
+
+
+def test_other_processes_attach_to_a_published_spark(tmp_path):
+    """AttachedSpark: a server of another process runs its tasks on the owner's Spark, and its
+    stop drops their tables through the helper's control port; the JVM stays up."""
+    from ld_helpers import make_client, write_file
+
+    from local_databricks import LocalDatabricks
+    from local_databricks.shared_spark import AttachedSpark, SharedSpark
+
+    owner = SharedSpark.standalone(tmp_path / "owner")
+    state = tmp_path / "state.json"
+    attached = AttachedSpark(state)
+    assert not attached.started
+    owner.publish(state)
+    try:
+        assert attached.started and attached.ensure() == owner.ensure()
+        body = """
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.getOrCreate()
+spark.createDataFrame([(1,)], "id int").write.saveAsTable("main.attached.ids")
+print(spark.catalog.databaseExists("attached"))
+"""
+        with LocalDatabricks(root=tmp_path / "server", shared_spark=attached) as server:
+            path = write_file(server, "dbfs:/scripts/attached.py", body)
+            task = jobs.SubmitTask.from_dict(
+                {
+                    "task_key": "spark",
+                    "new_cluster": {"spark_version": "16.4.x-scala2.12", "num_workers": 0},
+                    "spark_python_task": {"python_file": path},
+                }
+            )
+            w = make_client(server)
+            run = w.jobs.submit(tasks=[task]).result()
+            output = w.jobs.get_run_output(run.tasks[0].run_id)
+            assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
+            assert output.logs.strip() == "True"
+        assert owner.started  # the attached server stopped, the owner's JVM did not
+        attached.reset()  # nothing left to drop, and the helper still answers
+    finally:
+        owner.stop()
+
+
+def test_warm_spark_starts_the_session_spark_for_every_worker(tmp_path):
+    """warm_spark = true: the session's first process starts the Spark, and each pytest-xdist
+    worker's tests attach to that one (its state file in LOCAL_DATABRICKS_SESSION_SPARK)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "pyproject.toml").write_text("[tool.local-databricks]\nwarm_spark = true\n")
+    (tmp_path / "test_warm.py").write_text(
+        """
+import os
+from local_databricks.shared_spark import AttachedSpark
+
+def test_attached(local_databricks_spark, local_spark):
+    assert isinstance(local_databricks_spark, AttachedSpark)
+    assert os.environ["LOCAL_DATABRICKS_SESSION_SPARK"] == str(local_databricks_spark.state_file)
+    local_spark.sql("CREATE DATABASE IF NOT EXISTS unit")
+    local_spark.createDataFrame([(1,)], "id int").write.saveAsTable("unit.ids")
+    assert local_spark.table("unit.ids").count() == 1
+
+def test_tables_of_the_last_test_are_gone(local_spark):
+    assert not local_spark.catalog.databaseExists("unit")
+"""
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCAL_DATABRICKS_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "1", "-q"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "2 passed" in run.stdout

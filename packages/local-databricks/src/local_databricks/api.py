@@ -19,11 +19,11 @@ from .files import FileService
 from .identity import IdentityService
 from .jobs import JobService
 from .paths import Storage
-from .routing import Router
+from .routing import Request, Router
 from .runs import SPARK_MODES, RunConfig, RunManager
 from .secrets_api import SecretStore
 from .server import DEFAULT_IDLE_TIMEOUT_SECONDS, Dispatcher, HttpServer
-from .shared_spark import SharedSpark
+from .shared_spark import AttachedSpark, SharedSpark
 from .tokens import TokenService
 from .unity_catalog import UnityCatalog
 from .util import WORKSPACE_ID, random_token
@@ -34,9 +34,9 @@ class LocalDatabricks:
     """An offline Databricks workspace served over HTTP on 127.0.0.1.
 
     Use as a context manager, or call `start()`/`stop()`. Credentials are random unless given.
-    ``shared_spark``: a :meth:`SharedSpark.standalone` its tasks use instead of a Spark of its
-    own (servers of one test session share a warm JVM); the server drops its tables when it
-    stops, and leaves it running.
+    ``shared_spark``: a :meth:`SharedSpark.standalone` (or an `AttachedSpark`) its tasks use
+    instead of a Spark of its own (servers of one test session share a warm JVM); the server
+    drops its tables when it stops, if its tasks used it, and leaves it running.
     """
 
     def __init__(
@@ -56,7 +56,7 @@ class LocalDatabricks:
         require_volumes: bool = False,
         volumes: list[str] | tuple[str, ...] = (),
         spark_mode: str = "shared",
-        shared_spark: SharedSpark | None = None,
+        shared_spark: SharedSpark | AttachedSpark | None = None,
     ) -> None:
         if spark_mode not in SPARK_MODES:
             raise ValueError(
@@ -143,14 +143,15 @@ class LocalDatabricks:
         self.jobs = JobService(self.manager, self.behaviours)
         IdentityService(self.auth, self._url).register(router)
         self.tokens = TokenService(self.auth)
-        self.shared_spark = self._given_spark or SharedSpark(
+        self.shared_spark: SharedSpark | AttachedSpark = self._given_spark or SharedSpark(
             self.run_config.python,
             self.storage.shim / "spark_gateway.py",
             self.storage.spark / "shared",
             self._shared_spark_env,
         )
+        self._spark_used = False
+        router.add("POST", r"/api/2\.0/local-databricks/spark-gateway", self._spark_gateway)
         for service in (
-            self.shared_spark,
             self.jobs,
             self.files,
             self.workspace,
@@ -169,9 +170,11 @@ class LocalDatabricks:
         if self._server is None:
             return
         self.manager.shutdown()
-        self._let_go_of_spark()
-        self._server.stop()
-        self._server = None
+        try:
+            self._let_go_of_spark()
+        finally:
+            self._server.stop()
+            self._server = None
         if self._owns_root and self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
 
@@ -188,12 +191,20 @@ class LocalDatabricks:
             extra["LOCAL_DATABRICKS_REQUIRE_VOLUMES"] = "1"
         return task_env(self.storage, {}, {}, self.storage.spark / "shared", extra)
 
+    def _spark_gateway(self, req: Request) -> dict:
+        """POST spark-gateway (a local-databricks extension, not a Databricks API): {port,
+        secret} of the shared Spark's py4j gateway, started on the first request."""
+        self._spark_used = True
+        return self.shared_spark.ensure()
+
     def _let_go_of_spark(self) -> None:
-        # A given shared Spark outlives this server: only the tables its tasks wrote go.
-        if self._given_spark is not None:
-            self.shared_spark.reset()
-        else:
+        # A given shared Spark outlives this server: the tables go if its tasks used it (the
+        # servers of other tests, that never asked for Spark, leave the catalog alone).
+        if self._given_spark is None:
             self.shared_spark.stop()
+        elif self._spark_used:
+            self._spark_used = False
+            self.shared_spark.reset()
 
     def warm_spark(self) -> None:
         """Start the shared local Spark now (spark_mode="shared"): the first task finds it warm."""

@@ -228,7 +228,8 @@ class JobService:
         # As on Databricks, a secret scope's values never show in a run's output: a task that
         # prints what dbutils.secrets.get returned shows [REDACTED].
         output = {
-            key: redact(value, self.manager.secrets.secret_values()) for key, value in output.items()
+            key: redact(value, self.manager.secrets.secret_values())
+            for key, value in output.items()
         }
         output["metadata"] = self.manager.render_task_run(run, task)
         return prune(output)

@@ -73,6 +73,9 @@ class ProjectSettings:
     # as on the service.
     volumes: tuple[str, ...] = ()
     require_volumes: bool = False
+    # Start the tests' local Spark with the test session, in the background (in pytest-xdist's
+    # controller, which is idle while workers test), so the first Spark test finds it warm.
+    warm_spark: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "volumes", tuple(self.volumes))
@@ -83,11 +86,12 @@ class ProjectSettings:
                     "[tool.local-databricks] volumes entries are /Volumes/<catalog>/<schema>/"
                     f'<volume>; got {volume!r} (for example "/Volumes/main/sales/dagster_pipes")'
                 )
-        if not isinstance(self.require_volumes, bool):
-            raise ValueError(
-                "[tool.local-databricks] require_volumes must be true or false; got "
-                f"{self.require_volumes!r}"
-            )
+        for name in ("require_volumes", "warm_spark"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"[tool.local-databricks] {name} must be true or false; got "
+                    f"{getattr(self, name)!r}"
+                )
         if self.auth_method not in AUTH_METHODS:
             raise ValueError(
                 f"[tool.local-databricks] auth_method must be one of {', '.join(AUTH_METHODS)};"
@@ -103,7 +107,8 @@ class ProjectSettings:
     def from_pyproject(cls, path: str | Path) -> ProjectSettings:
         """Read ``[tool.local-databricks]`` of ``path`` (defaults where it is absent)."""
         table = _load_toml(path).get("tool", {}).get("local-databricks", {})
-        unknown = sorted(set(table) - {"auth_method", "compute", "volumes", "require_volumes"})
+        known = {"auth_method", "compute", "volumes", "require_volumes", "warm_spark"}
+        unknown = sorted(set(table) - known)
         if unknown:
             raise ValueError(f"{path}: unknown [tool.local-databricks] keys: {', '.join(unknown)}")
         return cls(**table)
@@ -263,7 +268,9 @@ def fast_resources(definitions: dg.Definitions, **overrides: Any) -> dict[str, A
     returned as they are.
     """
     wanted = {**FAST_SETTINGS, **overrides}
-    return {key: _with_settings(value, wanted) for key, value in (definitions.resources or {}).items()}
+    return {
+        key: _with_settings(value, wanted) for key, value in (definitions.resources or {}).items()
+    }
 
 
 def _with_settings(resource: Any, wanted: dict[str, Any]) -> Any:

@@ -9,14 +9,18 @@ views; tables are shared, as in a workspace's catalog). The helper and its JVM s
 
 A test session shares one across its servers (`SharedSpark.standalone`, the pytest plugin's
 ``local_databricks_spark``): a server given one does not stop it but has its tables dropped
-(`reset`) when it stops, so each test starts with an empty catalog and a warm JVM.
+(`reset`) when it stops, so each test starts with an empty catalog and a warm JVM. Other
+processes of the session (pytest-xdist workers) use it through `AttachedSpark`: the owner
+publishes the gateway and the helper's control port in a state file (`publish`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -26,7 +30,6 @@ from pathlib import Path
 from .errors import ApiError
 from .executor import install_shim, task_env
 from .paths import Storage
-from .routing import Request, Router
 
 START_TIMEOUT_SECONDS = 180.0
 RESET_TIMEOUT_SECONDS = 60.0
@@ -45,6 +48,7 @@ class SharedSpark:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._gateway: dict[str, object] | None = None
+        self._control: tuple[int, str] | None = None
         self._error: str | None = None
 
     @classmethod
@@ -58,21 +62,15 @@ class SharedSpark:
         install_shim(storage)
         workdir = storage.spark / "shared"
         env = task_env(storage, {}, {}, workdir, {"LOCAL_DATABRICKS_SPARK_MODE": "own"})
-        return cls(python or sys.executable, storage.shim / "spark_gateway.py", workdir, lambda: env)
+        return cls(
+            python or sys.executable, storage.shim / "spark_gateway.py", workdir, lambda: env
+        )
 
     @property
     def started(self) -> bool:
         """Whether its JVM is running."""
         with self._lock:
             return self._gateway is not None and self._alive()
-
-    def register(self, router: Router) -> None:
-        """Add the gateway route (a local-databricks extension, not a Databricks API)."""
-        router.add("POST", r"/api/2\.0/local-databricks/spark-gateway", self.gateway_route)
-
-    def gateway_route(self, req: Request) -> dict:
-        """POST spark-gateway: {port, secret} of the shared Spark's py4j gateway."""
-        return self.ensure()
 
     def ensure(self) -> dict[str, object]:
         """Start the helper if needed and return its gateway {port, secret}."""
@@ -107,11 +105,26 @@ class SharedSpark:
             )
         self._process = process
         line = self._read_line(START_TIMEOUT_SECONDS).split()
-        if len(line) != 2 or not line[0].isdigit():
+        if len(line) != 4 or not (line[0].isdigit() and line[2].isdigit()):
             self._stop_locked()
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             return None, f"the helper gave no gateway (see {log}):\n{tail}"
+        self._control = (int(line[2]), line[3])
         return {"port": int(line[0]), "secret": line[1]}, None
+
+    def publish(self, state_file: Path) -> None:
+        """Start (if needed) and write what an `AttachedSpark` needs to ``state_file``, or the
+        error that kept it from starting; written whole (renamed into place)."""
+        try:
+            gateway = self.ensure()
+            with self._lock:
+                assert self._control is not None
+                state: dict[str, object] = {"gateway": gateway, "control": list(self._control)}
+        except ApiError as exc:
+            state = {"error": exc.message}
+        partial = state_file.with_suffix(".partial")
+        partial.write_text(json.dumps(state))
+        partial.replace(state_file)
 
     def reset(self) -> None:
         """Drop every table and database but ``default`` (nothing to do if it never started).
@@ -147,7 +160,7 @@ class SharedSpark:
             self._stop_locked()
 
     def _stop_locked(self) -> None:
-        process, self._process, self._gateway = self._process, None, None
+        process, self._process, self._gateway, self._control = self._process, None, None, None
         if process is None:
             return
         with contextlib.suppress(OSError):
@@ -163,3 +176,56 @@ class SharedSpark:
             process.wait(5)
         if process.stdout is not None:
             process.stdout.close()
+
+
+class AttachedSpark:
+    """A `SharedSpark` of another process of the test session, through its state file.
+
+    The same interface for a server (``shared_spark=``) and the fixtures; `stop` is the
+    owner's, so here it does nothing.
+    """
+
+    def __init__(self, state_file: Path) -> None:
+        self.state_file = Path(state_file)
+
+    def _state(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while not self.state_file.exists():
+            if time.monotonic() > deadline:
+                raise ApiError(
+                    400,
+                    "INVALID_STATE",
+                    f"the test session's local Spark did not start within {timeout:.0f} s "
+                    f"({self.state_file} was never written)",
+                )
+            time.sleep(0.1)
+        return json.loads(self.state_file.read_text())
+
+    @property
+    def started(self) -> bool:
+        """Whether the owner has published a running Spark."""
+        return self.state_file.exists() and "gateway" in self._state(0)
+
+    def ensure(self) -> dict[str, object]:
+        """The gateway {port, secret}, once the owner has published it."""
+        state = self._state(START_TIMEOUT_SECONDS)
+        if "error" in state:
+            raise ApiError(400, "INVALID_STATE", str(state["error"]))
+        return dict(state["gateway"])
+
+    def reset(self) -> None:
+        """Ask the helper to drop every table and database but ``default``."""
+        if not self.state_file.exists():
+            return
+        state = self._state(0)
+        if "control" not in state:
+            return
+        port, secret = state["control"]
+        with socket.create_connection(("127.0.0.1", port), timeout=RESET_TIMEOUT_SECONDS) as conn:
+            conn.sendall(f"{secret} reset\n".encode())
+            answer = conn.makefile("rb").readline().decode(errors="replace").strip()
+        if answer != "reset":
+            raise RuntimeError(f"the test session's local Spark did not reset ({answer!r})")
+
+    def stop(self) -> None:
+        """Nothing: the owning process stops it."""

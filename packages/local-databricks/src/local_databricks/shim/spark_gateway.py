@@ -2,11 +2,16 @@
 
 Starts a local SparkSession with the shim's defaults (LOCAL_DATABRICKS_SPARK_MODE=own, so the
 shim's getOrCreate starts a real JVM here instead of attaching to one), runs one small job so the
-JVM is warm, prints "<py4j gateway port> <secret>" and then lives until its stdin closes. A line
-"reset" on stdin drops every table and database but ``default`` and is answered "reset".
+JVM is warm, prints "<py4j gateway port> <secret> <control port> <control secret>" and then lives
+until its stdin closes. A line "reset" on stdin, or "<control secret> reset" on a connection to
+the control port (how other processes of a test session ask), drops every table and database
+but ``default`` and is answered "reset".
 """
 
+import secrets
+import socket
 import sys
+import threading
 
 from pyspark.sql import SparkSession
 
@@ -20,6 +25,29 @@ def reset(spark):
         if not table.isTemporary:
             spark.sql(f"DROP TABLE IF EXISTS default.`{table.name}`")
     spark.catalog.clearCache()
+
+
+def serve_control(spark, lock):
+    """Answer "<secret> reset" lines on a loopback port; return (port, secret)."""
+    secret = secrets.token_hex(16)
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer(connection):
+        with connection:
+            connection.settimeout(60)
+            words = connection.makefile("rb").readline().decode(errors="replace").split()
+            if words == [secret, "reset"]:
+                with lock:
+                    reset(spark)
+                connection.sendall(b"reset\n")
+
+    def loop():
+        while True:
+            connection, _ = server.accept()
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=loop, daemon=True).start()
+    return server.getsockname()[1], secret
 
 
 def main():
@@ -38,10 +66,13 @@ def main():
     spark.table(table).groupBy("id").count().collect()
     spark.sql("DROP DATABASE local_databricks_warmup CASCADE")
     params = spark.sparkContext._gateway.gateway_parameters
-    print(f"{params.port} {params.auth_token}", flush=True)
+    lock = threading.Lock()
+    control_port, control_secret = serve_control(spark, lock)
+    print(f"{params.port} {params.auth_token} {control_port} {control_secret}", flush=True)
     for line in sys.stdin:
         if line.strip() == "reset":
-            reset(spark)
+            with lock:
+                reset(spark)
             print("reset", flush=True)
     return 0
 
