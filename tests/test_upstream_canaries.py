@@ -31,9 +31,18 @@ def test_xdist_loadgroup_still_ignores_groups_on_this_pytest(tmp_path: Path) -> 
     if pytest.__version__ == held:
         pytest.skip(f"this venv runs the held pytest {held}: nothing to compare")
     (tmp_path / "test_grouped.py").write_text(GROUPED)
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "-n", "2"]
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "-n", "2"]
-        + ["--dist", "loadgroup", "-c", "/dev/null", "--rootdir", str(tmp_path), str(tmp_path)],
+        [
+            *command,
+            "--dist",
+            "loadgroup",
+            "-c",
+            "/dev/null",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -78,10 +78,28 @@ print("partitions", spark.conf.get("spark.sql.shuffle.partitions"))
     assert local_databricks.shared_spark.started, "the shared Spark's helper did not run"
 
 
-def test_servers_of_a_session_share_one_spark_and_start_with_no_tables(tmp_path, script):
+def run_spark_script(server, body: str) -> list[str]:
+    """Run ``body`` as a one-task run on a job cluster of ``server``; return its output lines."""
+    from ld_helpers import make_client, write_file
+
+    path = write_file(server, "dbfs:/scripts/spark_script.py", body)
+    task = jobs.SubmitTask.from_dict(
+        {
+            "task_key": "spark",
+            "new_cluster": {"spark_version": "16.4.x-scala2.12", "num_workers": 0},
+            "spark_python_task": {"python_file": path},
+        }
+    )
+    w = make_client(server)
+    run = w.jobs.submit(tasks=[task]).result()
+    output = w.jobs.get_run_output(run.tasks[0].run_id)
+    assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
+    return output.logs.splitlines()
+
+
+def test_servers_of_a_session_share_one_spark_and_start_with_no_tables(tmp_path):
     """SharedSpark.standalone: a second server finds the JVM warm and the first one's tables
     gone; stopping a server leaves the JVM running."""
-    from ld_helpers import make_client, write_file
 
     from local_databricks import LocalDatabricks
     from local_databricks.shared_spark import SharedSpark
@@ -98,19 +116,7 @@ spark.createDataFrame([(1,)], "id int").write.saveAsTable("main.shared.ids")
     try:
         for name in ("first", "second"):
             with LocalDatabricks(root=tmp_path / name, shared_spark=shared) as server:
-                path = write_file(server, "dbfs:/scripts/tables.py", body)
-                task = jobs.SubmitTask.from_dict(
-                    {
-                        "task_key": "spark",
-                        "new_cluster": {"spark_version": "16.4.x-scala2.12", "num_workers": 0},
-                        "spark_python_task": {"python_file": path},
-                    }
-                )
-                w = make_client(server)
-                run = w.jobs.submit(tasks=[task]).result()
-                output = w.jobs.get_run_output(run.tasks[0].run_id)
-                assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
-                seen.append((output.logs.splitlines(), shared.ensure()["port"]))
+                seen.append((run_spark_script(server, body), shared.ensure()["port"]))
             assert shared.started  # the server stopped; the JVM did not
     finally:
         shared.stop()
@@ -169,7 +175,6 @@ print("own", "PYSPARK_GATEWAY_PORT" not in os.environ, spark.range(2).count())
 def test_other_processes_attach_to_a_published_spark(tmp_path):
     """AttachedSpark: a server of another process runs its tasks on the owner's Spark, and its
     stop drops their tables through the helper's control port; the JVM stays up."""
-    from ld_helpers import make_client, write_file
 
     from local_databricks import LocalDatabricks
     from local_databricks.shared_spark import AttachedSpark, SharedSpark
@@ -188,19 +193,7 @@ spark.createDataFrame([(1,)], "id int").write.saveAsTable("main.attached.ids")
 print(spark.catalog.databaseExists("attached"))
 """
         with LocalDatabricks(root=tmp_path / "server", shared_spark=attached) as server:
-            path = write_file(server, "dbfs:/scripts/attached.py", body)
-            task = jobs.SubmitTask.from_dict(
-                {
-                    "task_key": "spark",
-                    "new_cluster": {"spark_version": "16.4.x-scala2.12", "num_workers": 0},
-                    "spark_python_task": {"python_file": path},
-                }
-            )
-            w = make_client(server)
-            run = w.jobs.submit(tasks=[task]).result()
-            output = w.jobs.get_run_output(run.tasks[0].run_id)
-            assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
-            assert output.logs.strip() == "True"
+            assert run_spark_script(server, body) == ["True"]
         assert owner.started  # the attached server stopped, the owner's JVM did not
         attached.reset()  # nothing left to drop, and the helper still answers
     finally:
