@@ -13,7 +13,7 @@ from .admin import Admin
 from .auth import PAT_USER, AuthStore
 from .calls import CallLog
 from .clusters import ClusterStore
-from .executor import install_shim, task_env
+from .executor import install_shim
 from .faults import BehaviourQueue, FaultStore
 from .files import FileService
 from .identity import IdentityService
@@ -143,11 +143,8 @@ class LocalDatabricks:
         self.jobs = JobService(self.manager, self.behaviours)
         IdentityService(self.auth, self._url).register(router)
         self.tokens = TokenService(self.auth)
-        self.shared_spark: SharedSpark | AttachedSpark = self._given_spark or SharedSpark(
-            self.run_config.python,
-            self.storage.shim / "spark_gateway.py",
-            self.storage.spark / "shared",
-            self._shared_spark_env,
+        self.shared_spark: SharedSpark | AttachedSpark = self._given_spark or (
+            SharedSpark.for_storage(self.storage, self.run_config.python, self.require_volumes)
         )
         self._spark_used = False
         router.add("POST", r"/api/2\.0/local-databricks/spark-gateway", self._spark_gateway)
@@ -183,13 +180,6 @@ class LocalDatabricks:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
-
-    def _shared_spark_env(self) -> dict[str, str]:
-        # a task's environment without a cluster; "own": the helper starts the JVM itself
-        extra = {"LOCAL_DATABRICKS_SPARK_MODE": "own"}
-        if self.require_volumes:
-            extra["LOCAL_DATABRICKS_REQUIRE_VOLUMES"] = "1"
-        return task_env(self.storage, {}, {}, self.storage.spark / "shared", extra)
 
     def _spark_gateway(self, req: Request) -> dict:
         """POST spark-gateway (a local-databricks extension, not a Databricks API): {port,

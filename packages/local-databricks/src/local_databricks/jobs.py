@@ -227,10 +227,8 @@ class JobService:
             output = copy.deepcopy(task.output) if task.life in TERMINAL else {}
         # As on Databricks, a secret scope's values never show in a run's output: a task that
         # prints what dbutils.secrets.get returned shows [REDACTED].
-        output = {
-            key: redact(value, self.manager.secrets.secret_values())
-            for key, value in output.items()
-        }
+        known = self.manager.secrets.secret_values()
+        output = {key: redact(value, known) for key, value in output.items()}
         output["metadata"] = self.manager.render_task_run(run, task)
         return prune(output)
 

@@ -23,13 +23,14 @@ Imports nothing heavy at import time; the server is only imported when a fixture
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -106,9 +107,10 @@ def local_databricks_spark(
         spark.stop()
 
 
-@pytest.fixture
-def local_spark(local_databricks_spark: SharedSpark | AttachedSpark) -> Iterator[SparkSession]:
-    """A SparkSession of its own on the session's local Spark; its tables are dropped after."""
+@functools.cache
+def _spark_attach() -> Any:
+    """The shim's spark_attach module (what tasks attach with), loaded once by path: the shim
+    is not a package of its own."""
     import importlib.util
 
     from .executor import SHIM_SOURCE
@@ -119,8 +121,14 @@ def local_spark(local_databricks_spark: SharedSpark | AttachedSpark) -> Iterator
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def local_spark(local_databricks_spark: SharedSpark | AttachedSpark) -> Iterator[SparkSession]:
+    """A SparkSession of its own on the session's local Spark; its tables are dropped after."""
     gateway = local_databricks_spark.ensure()
-    session = module.attach(gateway["port"], gateway["secret"])
+    session = _spark_attach().attach(gateway["port"], gateway["secret"])
     try:
         yield session
     finally:

@@ -11,7 +11,8 @@ A test session shares one across its servers (`SharedSpark.standalone`, the pyte
 ``local_databricks_spark``): a server given one does not stop it but has its tables dropped
 (`reset`) when it stops, so each test starts with an empty catalog and a warm JVM. Other
 processes of the session (pytest-xdist workers) use it through `AttachedSpark`: the owner
-publishes the gateway and the helper's control port in a state file (`publish`).
+publishes the gateway and the helper's control port in a state file (`publish`). Every reset,
+the owner's too, goes through that control port.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ START_TIMEOUT_SECONDS = 180.0
 RESET_TIMEOUT_SECONDS = 60.0
 
 
+def ask_reset(port: int, secret: str) -> str:
+    """Send the helper's control port "<secret> reset"; return its answer ("reset" when done)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=RESET_TIMEOUT_SECONDS) as conn:
+        conn.sendall(f"{secret} reset\n".encode())
+        return conn.makefile("rb").readline().decode(errors="replace").strip()
+
+
 class SharedSpark:
     """The helper process that owns the shared local Spark (started lazily, once)."""
 
@@ -52,6 +60,20 @@ class SharedSpark:
         self._error: str | None = None
 
     @classmethod
+    def for_storage(
+        cls, storage: Storage, python: str, require_volumes: bool = False
+    ) -> SharedSpark:
+        """One whose helper runs from ``storage``'s shim, under ``<root>/spark/shared``, with a
+        task's environment (computed when it starts) without a cluster."""
+        workdir = storage.spark / "shared"
+        # "own": the helper's getOrCreate starts the JVM itself instead of attaching to one
+        extra = {"LOCAL_DATABRICKS_SPARK_MODE": "own"}
+        if require_volumes:
+            extra["LOCAL_DATABRICKS_REQUIRE_VOLUMES"] = "1"
+        helper = storage.shim / "spark_gateway.py"
+        return cls(python, helper, workdir, lambda: task_env(storage, {}, {}, workdir, extra))
+
+    @classmethod
     def standalone(cls, root: Path, python: str | None = None) -> SharedSpark:
         """One that no server owns, under ``root``: servers given it (``shared_spark=``) share
         its JVM and leave it running; whoever made it calls :meth:`stop`."""
@@ -60,11 +82,7 @@ class SharedSpark:
         storage = Storage(Path(root))
         storage.create()
         install_shim(storage)
-        workdir = storage.spark / "shared"
-        env = task_env(storage, {}, {}, workdir, {"LOCAL_DATABRICKS_SPARK_MODE": "own"})
-        return cls(
-            python or sys.executable, storage.shim / "spark_gateway.py", workdir, lambda: env
-        )
+        return cls.for_storage(storage, python or sys.executable)
 
     @property
     def started(self) -> bool:
@@ -132,16 +150,13 @@ class SharedSpark:
         A helper that does not confirm within ``RESET_TIMEOUT_SECONDS`` is stopped instead.
         """
         with self._lock:
-            if self._gateway is None or not self._alive():
+            if self._control is None or not self._alive():
                 return
-            assert self._process is not None and self._process.stdin is not None
             try:
-                self._process.stdin.write(b"reset\n")
-                self._process.stdin.flush()
+                answer = ask_reset(*self._control)
             except OSError:
-                self._stop_locked()
-                return
-            if self._read_line(RESET_TIMEOUT_SECONDS).strip() != "reset":
+                answer = ""
+            if answer != "reset":
                 self._stop_locked()
 
     def _read_line(self, timeout: float) -> str:
@@ -220,10 +235,7 @@ class AttachedSpark:
         state = self._state(0)
         if "control" not in state:
             return
-        port, secret = state["control"]
-        with socket.create_connection(("127.0.0.1", port), timeout=RESET_TIMEOUT_SECONDS) as conn:
-            conn.sendall(f"{secret} reset\n".encode())
-            answer = conn.makefile("rb").readline().decode(errors="replace").strip()
+        answer = ask_reset(*state["control"])
         if answer != "reset":
             raise RuntimeError(f"the test session's local Spark did not reset ({answer!r})")
 

@@ -3,9 +3,9 @@
 Starts a local SparkSession with the shim's defaults (LOCAL_DATABRICKS_SPARK_MODE=own, so the
 shim's getOrCreate starts a real JVM here instead of attaching to one), runs one small job so the
 JVM is warm, prints "<py4j gateway port> <secret> <control port> <control secret>" and then lives
-until its stdin closes. A line "reset" on stdin, or "<control secret> reset" on a connection to
-the control port (how other processes of a test session ask), drops every table and database
-but ``default`` and is answered "reset".
+until its stdin closes. A line "<control secret> reset" on a connection to the control port (from
+the owner or another process of its test session) drops every table and database but
+``default`` and is answered "reset".
 """
 
 import secrets
@@ -27,8 +27,9 @@ def reset(spark):
     spark.catalog.clearCache()
 
 
-def serve_control(spark, lock):
-    """Answer "<secret> reset" lines on a loopback port; return (port, secret)."""
+def serve_control(spark):
+    """Answer "<secret> reset" lines on a loopback port, one at a time; return (port, secret)."""
+    lock = threading.Lock()
     secret = secrets.token_hex(16)
     server = socket.create_server(("127.0.0.1", 0))
 
@@ -66,14 +67,9 @@ def main():
     spark.table(table).groupBy("id").count().collect()
     spark.sql("DROP DATABASE local_databricks_warmup CASCADE")
     params = spark.sparkContext._gateway.gateway_parameters
-    lock = threading.Lock()
-    control_port, control_secret = serve_control(spark, lock)
+    control_port, control_secret = serve_control(spark)
     print(f"{params.port} {params.auth_token} {control_port} {control_secret}", flush=True)
-    for line in sys.stdin:
-        if line.strip() == "reset":
-            with lock:
-                reset(spark)
-            print("reset", flush=True)
+    sys.stdin.read()
     return 0
 
 
