@@ -2,14 +2,16 @@
 
 Tests run offline: no Databricks variable from the developer's shell may leak in.
 
-The Databricks tests ask for the ``local_workspace`` fixture of local-databricks' pytest plugin:
-a local stand-in for the Databricks REST API, with this project's auth variables
-(``[tool.local-databricks]`` in pyproject.toml) pointing at it and Pipes readers at local speed.
+The Databricks tests ask for the ``local_workspace`` fixture (brickpipes.testing): a local
+stand-in for the Databricks REST API (local-databricks), with this project's auth variables
+(``[tool.brickpipes]`` in pyproject.toml) pointing at it.
 """
 
 import os
 
 import pytest
+
+pytest_plugins = ["brickpipes.testing"]
 
 CREDENTIAL_PREFIXES = ("DATABRICKS_", "ARM_")
 

@@ -1,15 +1,12 @@
-"""local_databricks.project: how a Dagster project is pointed at local Databricks."""
+"""local_databricks.project: what local Databricks prepares for a project, as a team prepares
+a workspace (volumes, an all-purpose cluster)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import warnings
+import io
 from pathlib import Path
 
-import dagster as dg
 import pytest
-from databricks.sdk import WorkspaceClient
 
 from local_databricks import project
 
@@ -22,10 +19,10 @@ def write_pyproject(tmp_path: Path, body: str) -> Path:
 
 def test_settings_come_from_the_pyproject_table(tmp_path: Path) -> None:
     path = write_pyproject(
-        tmp_path, '[tool.local-databricks]\nauth_method = "oauth-m2m"\ncompute = "serverless"\n'
+        tmp_path, '[tool.local-databricks]\nvolumes = ["/Volumes/a/b/c"]\nwarm_spark = true\n'
     )
     assert project.ProjectSettings.from_pyproject(path) == project.ProjectSettings(
-        "oauth-m2m", "serverless"
+        volumes=("/Volumes/a/b/c",), warm_spark=True
     )
     assert project.ProjectSettings.from_pyproject(write_pyproject(tmp_path, "")) == (
         project.ProjectSettings()
@@ -35,8 +32,7 @@ def test_settings_come_from_the_pyproject_table(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ('auth_method = "token"', "auth_method must be one of pat, oauth-m2m"),
-        ('compute = "gpu"', "compute must be one of job-cluster, serverless"),
+        ('auth_method = "pat"', "no longer reads auth_method"),
         ('volumes = ["/Volumes/main/x"]', "volumes entries are /Volumes/<catalog>/<schema>/"),
         ('require_volumes = "yes"', "require_volumes must be true or false"),
         ('warm_spark = "yes"', "warm_spark must be true or false"),
@@ -58,176 +54,21 @@ def test_setup_creates_volumes_and_the_cluster_through_the_api(tmp_path: Path) -
     path = write_pyproject(
         tmp_path,
         "[tool.local-databricks]\n"
-        'compute = "existing-cluster"\n'
         'volumes = ["/Volumes/main/sales/dagster_pipes", "/Volumes/dev/sales/landing"]\n'
         "require_volumes = true\n",
     )
     settings = project.ProjectSettings.from_pyproject(path)
     assert settings.volumes == ("/Volumes/main/sales/dagster_pipes", "/Volumes/dev/sales/landing")
     with LocalDatabricks(root=tmp_path / "server", require_volumes=True) as server:
-        env = project.project_environment(server, settings, tmp_path)
-        project.project_environment(server, settings, tmp_path)  # again: what exists stays
+        project.create_volumes(server, settings.volumes)
+        project.create_volumes(server, settings.volumes)  # again: what exists stays
+        cluster_id = project.create_cluster(server)
         w = make_client(server)
         assert [v.full_name for v in w.volumes.list("dev", "sales")] == ["dev.sales.landing"]
         assert w.volumes.read("main.sales.dagster_pipes").volume_type.value == "MANAGED"
-        w.files.upload("/Volumes/main/sales/dagster_pipes/x.txt", b"ok")
-        cluster = w.clusters.get(env["DATABRICKS_CLUSTER_ID"])
+        w.files.upload("/Volumes/main/sales/dagster_pipes/x.txt", io.BytesIO(b"ok"))
+        cluster = w.clusters.get(cluster_id)
         assert cluster.cluster_source == compute.ClusterSource.API
         assert cluster.state == compute.State.RUNNING
         created = [c for c in server.calls() if c["path"].endswith("/clusters/create")]
-        assert len(created) == 2 and all(c["status"] == 200 for c in created)
-
-
-@pytest.mark.parametrize("method", project.AUTH_METHODS)
-def test_each_auth_method_reaches_the_server_with_its_own_variables(
-    local_databricks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
-) -> None:
-    settings = project.ProjectSettings(auth_method=method, compute="existing-cluster")
-    env = project.project_environment(local_databricks, settings, tmp_path)
-    assert env["LOCAL_DATABRICKS_AUTH_METHOD"] == method
-    assert env["LOCAL_DATABRICKS_URL"] == local_databricks.url
-    assert local_databricks.runs() == [] and env["DATABRICKS_CLUSTER_ID"]
-    for name in [n for n in env if n.startswith(project.CREDENTIAL_PREFIXES)]:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    project.activate(env, monkeypatch.setattr)
-    from databricks.sdk.config import Config  # the patched one for azure-client-secret
-
-    fields = {
-        "pat": {"host": env.get("DATABRICKS_HOST"), "token": env.get("DATABRICKS_TOKEN")},
-        "oauth-m2m": {
-            "host": env.get("DATABRICKS_HOST"),
-            "client_id": env.get("DATABRICKS_CLIENT_ID"),
-            "client_secret": env.get("DATABRICKS_CLIENT_SECRET"),
-        },
-        "azure-client-secret": {
-            "host": env.get("DATABRICKS_HOST"),
-            "azure_client_id": env.get("ARM_CLIENT_ID"),
-            "azure_client_secret": env.get("ARM_CLIENT_SECRET"),
-            "azure_tenant_id": env.get("ARM_TENANT_ID"),
-        },
-        "profile": {"profile": env.get("DATABRICKS_CONFIG_PROFILE")},
-    }[method]
-    auth_type = None if method == "profile" else method
-    client = WorkspaceClient(config=Config(**fields, auth_type=auth_type, retry_timeout_seconds=5))
-    assert client.current_user.me().user_name
-
-
-def test_local_azure_auth_needs_all_three_values(
-    local_databricks, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    project.use_local_auth(local_databricks.url, local_databricks.token, monkeypatch.setattr)
-    from databricks.sdk.config import Config
-
-    with pytest.raises(ValueError, match="without azure_tenant_id"):
-        Config(
-            host=local_databricks.url,
-            azure_client_id="app",
-            azure_client_secret="secret",
-            auth_type="azure-client-secret",
-        )
-
-
-class Poller(dg.ConfigurableResource):
-    """A resource that polls, like the project's runners."""
-
-    poll_interval_seconds: float = 30
-    name: str = "poller"
-
-
-class Plain(dg.ConfigurableResource):
-    """A resource without polling settings."""
-
-    name: str = "plain"
-
-
-class Client(dg.ConfigurableResource):
-    """A client with a retry budget, nested in a runner as the project's workspace is."""
-
-    retry_timeout_seconds: int = 30
-
-
-class Runner(dg.ConfigurableResource):
-    """A runner that polls and holds a nested client."""
-
-    client: Client
-    poll_interval_seconds: float = 30
-
-
-def test_fast_resources_speed_up_only_what_polls() -> None:
-    definitions = dg.Definitions(resources={"poller": Poller(name="p"), "plain": Plain()})
-    fast = project.fast_resources(definitions)
-    assert fast["poller"].poll_interval_seconds == 0.2 and fast["poller"].name == "p"
-    assert fast["plain"] is definitions.resources["plain"]
-    assert (
-        project.fast_resources(definitions, poll_interval_seconds=7)["poller"].poll_interval_seconds
-        == 7
-    )
-
-
-def test_fast_resources_reach_nested_resources() -> None:
-    definitions = dg.Definitions(resources={"runner": Runner(client=Client()), "plain": Plain()})
-    fast = project.fast_resources(definitions, retry_timeout_seconds=3)
-    assert fast["runner"].poll_interval_seconds == 0.2
-    assert fast["runner"].client.retry_timeout_seconds == 3
-    assert definitions.resources["runner"].client.retry_timeout_seconds == 30  # not changed
-    assert fast["plain"] is definitions.resources["plain"]
-
-
-def test_local_runs_filter_warnings_as_the_project_tests_do(tmp_path: Path) -> None:
-    path = write_pyproject(
-        tmp_path,
-        '[tool.pytest.ini_options]\nfilterwarnings = ["ignore:noisy upstream:UserWarning"]\n',
-    )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        project.apply_warning_filters(path)
-        warnings.warn("noisy upstream call", UserWarning, stacklevel=1)
-        warnings.warn("a warning of ours", UserWarning, stacklevel=1)
-    assert [str(w.message) for w in caught] == ["a warning of ours"]
-
-
-def test_summary_shows_rows_table_columns_and_checks() -> None:
-    schema = dg.TableSchema(
-        columns=[dg.TableColumn("order_id", "bigint"), dg.TableColumn("amount", "decimal(10,2)")]
-    )
-    materialization = dg.AssetMaterialization(
-        asset_key=["main", "s", "orders"],
-        metadata={
-            "dagster/row_count": 29,
-            "dagster/table_name": "main.s.orders",
-            "dagster/column_schema": schema,
-            "preview": dg.MetadataValue.md("| a |\n| - |\n| 1 |"),
-            "spark_seconds": 1.5,
-        },
-    )
-    lines = project.asset_summary(materialization, 2.04, ["order_id_not_null passed"])
-    assert lines == [
-        "main/s/orders: materialized in 2.0 s",
-        "  rows: 29",
-        "  table: main.s.orders",
-        "  columns: order_id bigint, amount decimal(10,2)",
-        "  checks: order_id_not_null passed",
-        "  preview: (3 lines of text, shown in the Dagster UI)",
-        "  spark_seconds: 1.5",
-    ]
-
-
-def test_local_azure_auth_works_as_the_first_config_of_a_process(local_databricks) -> None:
-    # The SDK caches Config's attributes on first use: a fresh process must still work.
-    code = (
-        "import sys; from local_databricks.project import use_local_auth;"
-        "use_local_auth(sys.argv[1], sys.argv[2]);"
-        "from databricks.sdk import WorkspaceClient; from databricks.sdk.config import Config;"
-        "c = Config(host=sys.argv[1], azure_client_id='a', azure_client_secret='s',"
-        " azure_tenant_id='t', auth_type='azure-client-secret');"
-        "print(WorkspaceClient(config=c).current_user.me().user_name)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code, local_databricks.url, local_databricks.token],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip()
+        assert len(created) == 1 and all(c["status"] == 200 for c in created)

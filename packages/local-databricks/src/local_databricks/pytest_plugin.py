@@ -13,10 +13,8 @@
 - ``local_databricks_env``: the server, with ``DATABRICKS_HOST``/``DATABRICKS_TOKEN`` set.
 - ``local_databricks_settings``: the project's ``[tool.local-databricks]`` (``pyproject.toml``
   next to pytest's rootdir; defaults where there is none).
-- ``local_workspace``: the server, with the project's own auth variables pointed at it
-  (``project.project_environment``: the project's ``volumes`` and, for ``existing-cluster``, an
-  all-purpose cluster created through the REST API), Dagster's Pipes readers shortened and, for
-  ``azure-client-secret``, the SDK authenticating with the server's token.
+A project's own wiring (its auth variables pointed at the server, fast polling) is its runtime's
+fixture, built on ``local_databricks`` (``local_workspace`` of brickpipes.testing).
 
 Imports nothing heavy at import time; the server is only imported when a fixture is used.
 """
@@ -184,21 +182,3 @@ def local_databricks_env(
 def local_databricks_settings(pytestconfig: pytest.Config) -> ProjectSettings:
     """The project's ``[tool.local-databricks]`` settings."""
     return _settings(pytestconfig)
-
-
-@pytest.fixture
-def local_workspace(
-    local_databricks: LocalDatabricks,
-    local_databricks_settings: ProjectSettings,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-) -> LocalDatabricks:
-    """Local Databricks, with the project's auth variables pointing at it (undone after)."""
-    from .project import CREDENTIAL_PREFIXES, activate, project_environment
-
-    _clear_credentials(monkeypatch, CREDENTIAL_PREFIXES)
-    env = project_environment(local_databricks, local_databricks_settings, tmp_path)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    activate(env, monkeypatch.setattr)
-    return local_databricks

@@ -7,13 +7,10 @@ the rows; Spark casts, trims and de-duplicates them and overwrites the Unity Cat
 import csv
 import time
 
-import dagster_pipes as dp
+from brickpipes_remote import open_pipes
 
 COLUMNS = ("order_id", "order_date", "customer_id", "region", "amount")
 PREVIEW_ROWS = 5
-# dagster-pipes' (context loader, message writer) of each transport the runner may choose.
-VOLUMES = dp.PipesUnityCatalogVolumesContextLoader(), dp.PipesUnityCatalogVolumesMessageWriter()
-DBFS = dp.PipesDbfsContextLoader(), dp.PipesDbfsMessageWriter()
 
 
 def read_csv(path: str) -> list[tuple[str, ...]]:
@@ -40,12 +37,6 @@ def clean_orders(spark, rows):
     )
 
 
-def open_pipes(params: dp.PipesParamsLoader) -> dp.PipesContext:
-    """Open Pipes on the runner's transport: Unity Catalog volume paths start with /Volumes/."""
-    io = VOLUMES if params.load_context_params()["path"].startswith("/Volumes/") else DBFS
-    return dp.open_dagster_pipes(params_loader=params, context_loader=io[0], message_writer=io[1])
-
-
 def markdown_preview(table) -> str:
     """The first rows of ``table`` as a Markdown table (shown in the Dagster UI)."""
     rows = table.orderBy("order_id").limit(PREVIEW_ROWS).collect()
@@ -59,7 +50,7 @@ def main() -> None:
     from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
-    with open_pipes(dp.PipesCliArgsParamsLoader()) as context:
+    with open_pipes() as context:
         table_name = context.get_extra("table")
         rows = read_csv(context.get_extra("source_path"))
         context.log.info(f"read {len(rows)} rows; writing {table_name}")

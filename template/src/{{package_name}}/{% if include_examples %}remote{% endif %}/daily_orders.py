@@ -8,18 +8,9 @@ import json
 import os
 import random
 
-import dagster_pipes as dp
+from brickpipes_remote import open_pipes
 
-# dagster-pipes' (context loader, message writer) of each transport the runner may choose.
-VOLUMES = dp.PipesUnityCatalogVolumesContextLoader(), dp.PipesUnityCatalogVolumesMessageWriter()
-DBFS = dp.PipesDbfsContextLoader(), dp.PipesDbfsMessageWriter()
 REGIONS = ("north", "south", "east", "west")
-
-
-def open_pipes(params: dp.PipesParamsLoader) -> dp.PipesContext:
-    """Open Pipes on the runner's transport: Unity Catalog volume paths start with /Volumes/."""
-    io = VOLUMES if params.load_context_params()["path"].startswith("/Volumes/") else DBFS
-    return dp.open_dagster_pipes(params_loader=params, context_loader=io[0], message_writer=io[1])
 
 
 def extract_orders(day: str) -> list[dict]:
@@ -50,7 +41,7 @@ def write_partition(root: str, day: str, orders: list[dict]) -> str:
 def main() -> None:
     """Write the partition and report partition-aware metadata."""
     # The runner passes the Pipes bootstrap as command-line arguments, on every compute.
-    with open_pipes(dp.PipesCliArgsParamsLoader()) as context:
+    with open_pipes() as context:
         day = context.partition_key
         orders = extract_orders(day)
         path = write_partition(context.get_extra("root"), day, orders)

@@ -9,17 +9,7 @@ import argparse
 import csv
 from collections import defaultdict
 
-import dagster_pipes as dp
-
-# dagster-pipes' (context loader, message writer) of each transport the runner may choose.
-VOLUMES = dp.PipesUnityCatalogVolumesContextLoader(), dp.PipesUnityCatalogVolumesMessageWriter()
-DBFS = dp.PipesDbfsContextLoader(), dp.PipesDbfsMessageWriter()
-
-
-def open_pipes(params: dp.PipesParamsLoader) -> dp.PipesContext:
-    """Open Pipes on the runner's transport: Unity Catalog volume paths start with /Volumes/."""
-    io = VOLUMES if params.load_context_params()["path"].startswith("/Volumes/") else DBFS
-    return dp.open_dagster_pipes(params_loader=params, context_loader=io[0], message_writer=io[1])
+from brickpipes_remote import open_pipes
 
 
 def rollup(path: str, column: str) -> dict[str, float]:
@@ -38,7 +28,7 @@ def main() -> None:
     parser.add_argument("--rollup", required=True)
     parser.add_argument("--asset", required=True)
     args, _ = parser.parse_known_args()  # the Pipes bootstrap arguments are not ours
-    with open_pipes(dp.PipesCliArgsParamsLoader()) as context:
+    with open_pipes() as context:
         totals = rollup(context.get_extra("source_path"), args.rollup)
         context.log.info(f"{args.asset}: {len(totals)} groups")
         context.report_asset_materialization(

@@ -6,8 +6,8 @@ timing and the ``order_id_not_null`` check back through Pipes.
 """
 
 import dagster as dg
+from brickpipes import DatabricksPipes
 
-from ...databricks.pipes import DatabricksPipes
 from .common import table_key, table_name, upload_dataset
 
 CLEANED_ORDERS = table_key("cleaned_orders")

@@ -6,8 +6,8 @@ yesterday's partition every morning.
 """
 
 import dagster as dg
+from brickpipes import DatabricksPipes
 
-from ...databricks.pipes import DatabricksPipes
 from .common import FILES_ROOT
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-01-01")

@@ -8,8 +8,8 @@ metadata, failure). Selected alone, a rollup runs alone.
 from collections.abc import Iterator
 
 import dagster as dg
+from brickpipes import DatabricksPipes, DatabricksRunFailed, RemoteTask
 
-from ...databricks.pipes import DatabricksPipes, DatabricksRunFailed, RemoteTask
 from .common import upload_dataset
 
 # asset key -> the column it rolls up

@@ -5,8 +5,8 @@ bootstrap as widgets (the task's base parameters) on every compute.
 """
 
 import dagster as dg
+from brickpipes import DatabricksPipes
 
-from ...databricks.pipes import DatabricksPipes
 from .common import upload_dataset
 
 

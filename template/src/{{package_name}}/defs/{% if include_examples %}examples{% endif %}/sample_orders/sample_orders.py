@@ -1,16 +1,13 @@
 """Remote script of the ``sample_orders`` asset: runs on Databricks, reports through Pipes.
 
 It runs unchanged on a job cluster, serverless or an all-purpose cluster (and on local
-Databricks): the runner passes the Pipes bootstrap as command-line arguments everywhere, and
-``open_pipes`` reads the transport (a Unity Catalog volume or DBFS) from it. It needs only
-``dagster-pipes`` (installed on the cluster by the runner), not Spark.
+Databricks): the runner passes the Pipes bootstrap, transport included, as command-line
+arguments everywhere, and uploads ``brickpipes_remote`` (whose ``open_pipes`` reads them) next
+to this file. It needs only ``dagster-pipes`` (installed on the cluster by the runner), not Spark.
 """
 
-import dagster_pipes as dp
+from brickpipes_remote import open_pipes
 
-# dagster-pipes' (context loader, message writer) of each transport the runner may choose.
-VOLUMES = dp.PipesUnityCatalogVolumesContextLoader(), dp.PipesUnityCatalogVolumesMessageWriter()
-DBFS = dp.PipesDbfsContextLoader(), dp.PipesDbfsMessageWriter()
 REGIONS = ("north", "south", "east", "west")
 
 
@@ -22,15 +19,9 @@ def sample_orders(count: int) -> list[dict]:
     ]
 
 
-def open_pipes(params: dp.PipesParamsLoader) -> dp.PipesContext:
-    """Open Pipes on the runner's transport: Unity Catalog volume paths start with /Volumes/."""
-    io = VOLUMES if params.load_context_params()["path"].startswith("/Volumes/") else DBFS
-    return dp.open_dagster_pipes(params_loader=params, context_loader=io[0], message_writer=io[1])
-
-
 def main() -> None:
     """Summarise the orders and report the summary as the asset's materialization."""
-    with open_pipes(dp.PipesCliArgsParamsLoader()) as context:
+    with open_pipes() as context:
         orders = sample_orders(int(context.get_extra("order_count")))
         context.log.info(f"summarising {len(orders)} orders")
         total = sum(order["amount"] for order in orders)

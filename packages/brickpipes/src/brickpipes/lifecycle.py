@@ -1,6 +1,4 @@
-"""Maintained by the template; changes arrive with `copier update`.
-
-The life of a Databricks run this step started, the same for a Pipes run (``runs/submit`` or
+"""The life of a Databricks run this step started, the same for a Pipes run (``runs/submit`` or
 a one-time job) and for an existing job (``jobs/run-now``): start, wait, cancel.
 
 * :func:`start` starts the run; interrupted mid-call, it cancels the run the call may have

@@ -1,12 +1,11 @@
-"""Maintained by the template; changes arrive with `copier update`.
-
-Run remote code on Databricks through Dagster Pipes: :class:`DatabricksPipes`, the resource
+"""Run remote code on Databricks through Dagster Pipes: :class:`DatabricksPipes`, the resource
 assets call.
 
 Dagster decides when and why; Databricks runs the code. One call to
-:meth:`DatabricksPipes.run` uploads the script of this commit, builds a one-task run on the
-chosen compute, and hands it to :class:`.runner.PipesRun`, which observes it over Pipes and
-fails the step with the run, task, state and remote error when it fails.
+:meth:`DatabricksPipes.run` uploads the script of this commit (with the Pipes helper it
+imports, ``brickpipes_remote``), builds a one-task run on the chosen compute, and hands it to
+:class:`.runner.PipesRun`, which observes it over Pipes (:mod:`.transport`) and fails the step
+with the run, task, state and remote error when it fails.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from .clusters import ClusterProfile, get_profile
 from .errors import DatabricksRunFailed
 from .naming import Context, cost_tags, idempotency_token, run_name
 from .runner import OneTimeJob, PipesRun, Submit
-from .uploads import upload_file, upload_notebook
+from .uploads import upload_notebook, upload_script
 from .workspace import DatabricksWorkspace
 
 if TYPE_CHECKING:
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DatabricksPipes", "DatabricksRunFailed", "RemoteTask"]
 
-REMOTE_DIR = Path(__file__).parent.parent / "remote"
 Compute = Literal["job-cluster", "serverless", "existing-cluster"]
 Transport = Literal["volumes", "dbfs"]
 SERVERLESS_ENVIRONMENT_KEY = "dagster_pipes"
@@ -49,9 +47,14 @@ class RemoteTask:
 
 
 class DatabricksPipes(dg.ConfigurableResource):
-    """Submits remote code (``src/<package>/remote/``) as Databricks runs observed by Pipes."""
+    """Submits remote code (the project's ``remote/`` folder) as Databricks runs observed by
+    Pipes."""
 
     workspace: DatabricksWorkspace
+    remote_dir: str = Field(
+        default="", description="Folder of the remote scripts; script names are relative to it."
+    )
+    cluster_profiles: str = Field(description="The project's clusters.yml (job-cluster profiles).")
     code_location: str = Field(description="Name used in run names and cluster tags.")
     compute: Compute = Field(description="job-cluster, serverless or existing-cluster.")
     transport: Transport = Field(description="Where Pipes context and messages travel.")
@@ -72,6 +75,11 @@ class DatabricksPipes(dg.ConfigurableResource):
         default=True,
         description="Stream the remote stdout/stderr into Dagster's logs (adds seconds at exit).",
     )
+    late_messages_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long to read late Pipes messages of a run that ended without closing.",
+    )
 
     def run(
         self,
@@ -90,7 +98,7 @@ class DatabricksPipes(dg.ConfigurableResource):
         """
 
         def spark_python_task(client: WorkspaceClient) -> dict[str, Any]:
-            path = upload_file(client, REMOTE_DIR / script, self.code_path)
+            path = upload_script(client, self.remote_path(script), self.code_path)
             return {"spark_python_task": {"python_file": path, "parameters": parameters or []}}
 
         options = {"extras": extras, "profile": profile, "overrides": overrides}
@@ -109,7 +117,7 @@ class DatabricksPipes(dg.ConfigurableResource):
         """Run the source-format notebook ``remote/<notebook>``, like :meth:`run`."""
 
         def notebook_task(client: WorkspaceClient) -> dict[str, Any]:
-            path = upload_notebook(client, REMOTE_DIR / notebook, self.code_path)
+            path = upload_notebook(client, self.remote_path(notebook), self.code_path)
             task = {"notebook_path": path, "base_parameters": base_parameters or {}}
             return {"notebook_task": {**task, "source": "WORKSPACE"}}
 
@@ -133,7 +141,7 @@ class DatabricksPipes(dg.ConfigurableResource):
         """
         with self.workspace.explaining_errors(context.log):
             client = self.workspace.get_client()
-            cluster = get_profile(profile, overrides)
+            cluster = self.profile(profile, overrides)
             task = self._placed({"task_key": task_key, **payload(client)}, context, cluster)
             submit = Submit(client, self._submit_args(context, cluster, [task]))
             pipes_run = self._pipes_run(client, cluster, writers=1)
@@ -157,13 +165,13 @@ class DatabricksPipes(dg.ConfigurableResource):
         """
         with self.workspace.explaining_errors(context.log):
             client = self.workspace.get_client()
-            cluster = get_profile(profile, overrides)
+            cluster = self.profile(profile, overrides)
             specs = [
                 {
                     "task_key": key,
                     "spark_python_task": {
-                        "python_file": upload_file(
-                            client, REMOTE_DIR / task.script, self.code_path
+                        "python_file": upload_script(
+                            client, self.remote_path(task.script), self.code_path
                         ),
                         "parameters": list(task.parameters),
                     },
@@ -198,6 +206,14 @@ class DatabricksPipes(dg.ConfigurableResource):
                 return pipes_run.execute(context, shared, job, extras)
             finally:
                 job.delete()
+
+    def remote_path(self, name: str) -> Path:
+        """The local file of remote script or notebook ``name`` (relative to ``remote_dir``)."""
+        return Path(self.remote_dir) / name
+
+    def profile(self, name: str, overrides: dict[str, Any] | None = None) -> ClusterProfile:
+        """Cluster profile ``name`` of the project's clusters.yml, with ``overrides``."""
+        return get_profile(Path(self.cluster_profiles), name, overrides)
 
     def _submit_args(
         self, context: Context, cluster: ClusterProfile, tasks: list[dict[str, Any]]
@@ -244,36 +260,21 @@ class DatabricksPipes(dg.ConfigurableResource):
         self, client: WorkspaceClient, cluster: ClusterProfile, writers: int
     ) -> PipesRun:
         """The Pipes run for this transport: one context injector, one message reader per task."""
-        from dagster._core.pipes.utils import PipesCompositeMessageReader
-        from dagster_databricks.pipes import (
-            PipesDbfsContextInjector,
-            PipesUnityCatalogVolumesContextInjector,
+        from .transport import open_transport
+
+        injector, reader = open_transport(
+            client,
+            "volumes" if self.compute == "serverless" else self.transport,
+            volume_path=self.volume_path,
+            writers=writers,
+            interval=self.message_interval_seconds,
+            include_stdio_in_messages=self.forward_stdio,
+            late_messages_seconds=self.late_messages_seconds,
         )
-
-        from .readers import DbfsMessageReader, UnityCatalogVolumesMessageReader
-
-        settings = {
-            "client": client,
-            "interval": self.message_interval_seconds,
-            "include_stdio_in_messages": self.forward_stdio,
-        }
-        injector: dg.PipesContextInjector
-        if self.compute == "serverless" or self.transport == "volumes":
-            injector = PipesUnityCatalogVolumesContextInjector(
-                client=client, volume_path=self.volume_path
-            )
-            readers: list[dg.PipesMessageReader] = [
-                UnityCatalogVolumesMessageReader(volume_path=self.volume_path, **settings)
-                for _ in range(writers)
-            ]
-        else:
-            injector = PipesDbfsContextInjector(client=client)
-            readers = [DbfsMessageReader(**settings) for _ in range(writers)]
         return PipesRun(
             client=client,
             context_injector=injector,
-            # Several tasks write at once: each gets its own message destination.
-            message_reader=readers[0] if writers == 1 else PipesCompositeMessageReader(readers),
+            message_reader=reader,
             auth=self.workspace.describe_auth(),
             poll_interval_seconds=self.poll_interval_seconds,
             timeout_seconds=cluster.timeout_seconds,

@@ -1,6 +1,4 @@
-"""Maintained by the template; changes arrive with `copier update`.
-
-What a network-level failure means for a user: which part failed (proxy, TLS, DNS, refused,
+"""What a network-level failure means for a user: which part failed (proxy, TLS, DNS, refused,
 timed out, throttled) and what to check; and the step-log lines while the SDK retries.
 """
 

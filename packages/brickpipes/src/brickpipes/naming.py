@@ -1,6 +1,4 @@
-"""Maintained by the template; changes arrive with `copier update`.
-
-How a Databricks run is named and tagged after the Dagster step that started it, and the
+"""How a Databricks run is named and tagged after the Dagster step that started it, and the
 idempotency token that makes a resubmitted attempt reuse its run instead of starting another.
 """
 

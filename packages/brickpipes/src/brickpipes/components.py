@@ -1,16 +1,16 @@
-"""Maintained by the template; changes arrive with `copier update`.
-
-``DatabricksPipesScript``, a ``dg`` component: one asset whose work is a Python script that
+"""``DatabricksPipesScript``, a ``dg`` component: one asset whose work is a Python script that
 runs on Databricks and reports back through Dagster Pipes. A new one is scaffolded with::
 
-    uv run dg scaffold defs <package>.components.DatabricksPipesScript my_asset
+    uv run dg scaffold defs brickpipes.DatabricksPipesScript my_asset
 
 which writes ``defs/my_asset/defs.yaml`` (the asset and the runner options, as data) and
 ``defs/my_asset/my_asset.py`` (the remote script, uploaded by content hash when the asset
 runs). Mistakes fail ``dg check defs``: a missing script, an unknown cluster profile or an
-unknown field, each named with the ``defs.yaml`` it is in.
+unknown field, each named with the ``defs.yaml`` it is in. The profiles are the project's
+``clusters.yml``, next to its root package's ``__init__.py``.
 """
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from string import Template
@@ -20,12 +20,22 @@ import dagster as dg
 from dagster.components.component_scaffolding import scaffold_component
 from pydantic import Field
 
-from .databricks.clusters import get_profile
-from .databricks.pipes import DatabricksPipes
+from .clusters import get_profile
+from .pipes import DatabricksPipes
 
 # The remote side of a scaffolded asset: a real module of this package (linted, type-checked
 # and tested like the examples' scripts), copied with the asset's name put in for ``$name``.
 SCRIPT_STUB = Path(__file__).with_name("script_stub.py")
+PROFILES_FILE_NAME = "clusters.yml"
+
+
+def profiles_file(context: dg.ComponentLoadContext) -> Path:
+    """The project's ``clusters.yml``: next to its root package (``<root>.defs`` is loaded)."""
+    root = context.defs_module_name.split(".")[0]
+    spec = importlib.util.find_spec(root)
+    if spec is None or spec.origin is None:
+        raise ValueError(f"Cannot find the project's package '{root}' to read its clusters.yml")
+    return Path(spec.origin).with_name(PROFILES_FILE_NAME)
 
 
 class DatabricksPipesScriptScaffolder(dg.Scaffolder):
@@ -70,7 +80,7 @@ class DatabricksPipesScript(dg.Component, dg.Resolvable, dg.Model):
         if not script.is_file():
             raise ValueError(f"{defs_file}: script '{self.script}' does not exist ({script})")
         try:
-            get_profile(self.profile, self.overrides)
+            get_profile(profiles_file(context), self.profile, self.overrides)
         except ValueError as error:
             raise ValueError(f"{defs_file}: {error}") from None
         spec = self.asset

@@ -1,6 +1,4 @@
-"""Maintained by the template; changes arrive with `copier update`.
-
-What a failed Databricks run, or rejected credentials, say in the step failure: the run id
+"""What a failed Databricks run, or rejected credentials, say in the step failure: the run id
 and page, then per failed task its key, state and the tail of its error output.
 """
 

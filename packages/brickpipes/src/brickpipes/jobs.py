@@ -1,6 +1,4 @@
-"""Maintained by the template; changes arrive with `copier update`.
-
-Run an existing Databricks job (``jobs/run-now``) and map each task's outcome to assets.
+"""Run an existing Databricks job (``jobs/run-now``) and map each task's outcome to assets.
 
 Jobs API result states, per task:
 
@@ -14,7 +12,8 @@ critical task failed still ends ``SUCCESS_WITH_FAILURES``. So each asset names t
 needs (:func:`materialize_job_assets`), and the step fails when a task fails that is not
 explicitly allowed to.
 
-Deploying the jobs is in :mod:`.deploy`.
+The jobs are deployed by the project's Databricks Asset Bundle (``databricks bundle deploy``;
+local-databricks deploys the same files locally); Dagster finds each by its name.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import dagster as dg
 from pydantic import Field
 
-from .deploy import find_job
 from .errors import state_name, task_error
 from .lifecycle import RemoteRun, start
 from .naming import idempotency_token
@@ -111,7 +109,13 @@ class DatabricksJobs(dg.ConfigurableResource):
             client = self.workspace.get_client()
             job_id = find_job(client, job_name)
             if job_id is None:
-                raise dg.Failure(description=f"No Databricks job is named '{job_name}'.")
+                raise dg.Failure(
+                    description=(
+                        f"No Databricks job is named '{job_name}' at "
+                        f"{self.workspace.describe_host()}: deploy the project's bundle "
+                        "(`databricks bundle deploy -t <target>`) or check the name."
+                    )
+                )
             token = idempotency_token(context)
 
             def launch() -> int:
@@ -128,6 +132,14 @@ class DatabricksJobs(dg.ConfigurableResource):
             with remote.cancelled_on_failure():
                 run = remote.wait()
             return job_run(client, job_id, run)
+
+
+def find_job(client: WorkspaceClient, name: str) -> int | None:
+    """The id of the job named ``name``; an error if several jobs share the name."""
+    ids = [job.job_id for job in client.jobs.list(name=name) if job.job_id is not None]
+    if len(ids) > 1:
+        raise dg.Failure(description=f"Several Databricks jobs are named '{name}': {ids}.")
+    return ids[0] if ids else None
 
 
 def job_run(client: WorkspaceClient, job_id: int, run: Run) -> JobRun:

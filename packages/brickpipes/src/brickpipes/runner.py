@@ -1,6 +1,4 @@
-"""Maintained by the template; changes arrive with `copier update`.
-
-One Pipes run: open the Pipes session, hand each task its bootstrap, start the run, watch it
+"""One Pipes run: open the Pipes session, hand each task its bootstrap, start the run, watch it
 (:mod:`.lifecycle`) and return what the remote code reported.
 
 Only dagster's public Pipes API and dagster-databricks' context injectors and message readers

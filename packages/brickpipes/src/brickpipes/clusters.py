@@ -1,9 +1,9 @@
-"""Maintained by the template; changes arrive with `copier update`.
+"""Ephemeral job-cluster profiles: data in the project's ``clusters.yml``, validated by a
+typed model.
 
-Ephemeral job-cluster profiles: data in ``clusters.yml``, validated by a typed model.
-
-A bad profile fails when the definitions load (so ``dg check defs`` catches it), with the
-file, the profile and the field in the message.
+The profiles are the project's own data; this module is their schema and loader. A bad
+profile fails when the definitions load (so ``dg check defs`` catches it), with the file, the
+profile and the field in the message.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-PROFILES_FILE = Path(__file__).with_name("clusters.yml")
 
 
 class Autoscale(BaseModel):
@@ -77,38 +75,44 @@ class ClusterProfileError(ValueError):
     """A cluster profile that Databricks would reject; the message names file, profile, field."""
 
 
-def _describe(error: ValidationError, name: str) -> str:
+def _describe(error: ValidationError, path: Path, name: str) -> str:
     problems = "; ".join(
         f"{'.'.join(str(p) for p in err['loc']) or '(profile)'}: {err['msg']}"
         for err in error.errors()
     )
-    return f"{PROFILES_FILE.name}: profile '{name}': {problems}"
+    return f"{path.name}: profile '{name}': {problems}"
 
 
 @cache
-def load_profiles(path: Path = PROFILES_FILE) -> dict[str, ClusterProfile]:
-    """Read and validate every profile of the file (cached: the file ships with the code)."""
-    raw = yaml.safe_load(path.read_text()) or {}
+def load_profiles(path: Path) -> dict[str, ClusterProfile]:
+    """Read and validate every profile of ``path`` (cached: the file ships with the code)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ClusterProfileError(f"{path}: cannot read the cluster profiles: {error}") from None
+    if not isinstance(raw, dict):
+        raise ClusterProfileError(f"{path.name}: expected a mapping with 'profiles:'")
     profiles: dict[str, ClusterProfile] = {}
     for name, fields in (raw.get("profiles") or {}).items():
         try:
             profiles[name] = ClusterProfile.model_validate(fields)
         except ValidationError as error:
-            raise ClusterProfileError(_describe(error, name)) from None
+            raise ClusterProfileError(_describe(error, path, name)) from None
     if not profiles:
         raise ClusterProfileError(f"{path.name}: no profiles under 'profiles:'")
     return profiles
 
 
-def get_profile(name: str, overrides: dict[str, Any] | None = None) -> ClusterProfile:
-    """Return profile ``name`` with ``overrides`` applied; unknown names list the valid ones."""
-    profiles = load_profiles()
+def get_profile(
+    path: Path, name: str, overrides: dict[str, Any] | None = None
+) -> ClusterProfile:
+    """Return profile ``name`` of ``path`` with ``overrides`` applied; unknown names list the
+    valid ones."""
+    profiles = load_profiles(path)
     if name not in profiles:
         valid = ", ".join(sorted(profiles))
-        raise ClusterProfileError(
-            f"{PROFILES_FILE.name}: unknown profile '{name}' (valid: {valid})"
-        )
+        raise ClusterProfileError(f"{path.name}: unknown profile '{name}' (valid: {valid})")
     try:
         return profiles[name].with_overrides(overrides)
     except ValidationError as error:
-        raise ClusterProfileError(_describe(error, name)) from None
+        raise ClusterProfileError(_describe(error, path, name)) from None

@@ -1,9 +1,8 @@
-"""Maintained by the template; changes arrive with `copier update`.
-
-Deploy the jobs of the project's Databricks Asset Bundle (``databricks.yml`` and the resource
-files it includes) as ``databricks bundle deploy`` does, for local Databricks and for teams
-without the Databricks CLI: each job's task files are uploaded under the target's
-``workspace.file_path``, then the job is created, or reset to the bundle's settings.
+"""Deploy a project's Databricks Asset Bundle (``databricks.yml`` and the resource files it
+includes) to local Databricks as ``databricks bundle deploy`` deploys it to a workspace: each
+job's task files are uploaded under the target's ``workspace.file_path``, then the job is
+created, or reset to the bundle's settings. Local runs and tests then find the jobs by the
+names the bundle gives them, as the code location does on a workspace.
 
 Only the part of the bundle format this project uses is read: job resources, variables with
 defaults (``BUNDLE_VAR_<name>`` overrides them, as for the CLI), targets with a workspace and
@@ -19,14 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-import dagster as dg
-import yaml
+from .project import api_call
 
 if TYPE_CHECKING:
-    from databricks.sdk import WorkspaceClient
+    from .api import LocalDatabricks
 
-# The project root, where databricks.yml is (src/<package>/databricks/deploy.py).
-BUNDLE_ROOT = Path(__file__).resolve().parents[3]
 REFERENCE = re.compile(r"\$\{([A-Za-z0-9_.-]+)\}")
 # Keys a job may not have: Dagster decides when the bundle's jobs run.
 SCHEDULERS = ("schedule", "trigger", "continuous")
@@ -49,6 +45,8 @@ class Bundle:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml  # pyyaml: a dependency of the projects that have bundles (dagster's too)
+
     try:
         loaded = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
@@ -69,8 +67,8 @@ def _choose_target(targets: dict[str, Any], target: str | None, path: Path) -> s
     unknown = set(targets[target] or {}) - TARGET_KEYS
     if unknown:
         raise BundleError(
-            f"{path}: target '{target}' sets {sorted(unknown)}, which deploy.py does not read; "
-            "deploy this bundle with `databricks bundle deploy`."
+            f"{path}: target '{target}' sets {sorted(unknown)}, which local-databricks does "
+            "not read; deploy this bundle with `databricks bundle deploy`."
         )
     return target
 
@@ -108,7 +106,7 @@ def _resolve(value: Any, context: dict[str, Any], where: str) -> Any:
         name = match.group(1)
         if name not in context:
             raise BundleError(
-                f"{where}: unknown reference {match.group(0)}; deploy.py knows "
+                f"{where}: unknown reference {match.group(0)}; local-databricks knows "
                 f"{', '.join('${' + known + '}' for known in sorted(context))}."
             )
         if match.group(0) == value and not isinstance(context[name], str):
@@ -128,8 +126,8 @@ def _jobs(root: Path, config: dict[str, Any]) -> dict[str, tuple[dict[str, Any],
         kinds = set(document.get("resources") or {}) - {"jobs"}
         if extra or kinds:
             raise BundleError(
-                f"{path} defines {sorted(extra | kinds)}; deploy.py reads only job resources "
-                "(resources: {jobs: ...}): deploy this bundle with `databricks bundle deploy`."
+                f"{path} defines {sorted(extra | kinds)}; local-databricks reads only job "
+                "resources (resources: {jobs: ...}): deploy this bundle with the Databricks CLI."
             )
         for key, job in ((document.get("resources") or {}).get("jobs") or {}).items():
             if key in found:
@@ -144,7 +142,7 @@ def _jobs(root: Path, config: dict[str, Any]) -> dict[str, tuple[dict[str, Any],
     return found
 
 
-def load_bundle(root: Path = BUNDLE_ROOT, target: str | None = None) -> Bundle:
+def load_bundle(root: Path, target: str | None = None) -> Bundle:
     """Read ``root/databricks.yml`` for ``target`` (the default target when None)."""
     path = root / "databricks.yml"
     if not path.is_file():
@@ -190,31 +188,29 @@ def load_bundle(root: Path = BUNDLE_ROOT, target: str | None = None) -> Bundle:
     return Bundle(root=root, target=target, jobs=jobs, files=files)
 
 
-def find_job(client: WorkspaceClient, name: str) -> int | None:
+def find_job(server: LocalDatabricks, name: str) -> int | None:
     """The id of the job named ``name``; an error if several jobs share the name."""
-    ids = [job.job_id for job in client.jobs.list(name=name) if job.job_id is not None]
+    from urllib.parse import quote
+
+    answer = api_call(server, "GET", f"/api/2.2/jobs/list?name={quote(name)}&limit=100")
+    ids = [job["job_id"] for job in answer.get("jobs", [])]
     if len(ids) > 1:
-        raise dg.Failure(description=f"Several Databricks jobs are named '{name}': {ids}.")
+        raise BundleError(f"Several jobs are named '{name}': {ids}.")
     return ids[0] if ids else None
 
 
-def ensure_job(client: WorkspaceClient, settings: dict[str, Any]) -> int:
+def ensure_job(server: LocalDatabricks, settings: dict[str, Any]) -> int:
     """Create the job ``settings["name"]``, or reset it to ``settings``; return its id."""
-    job_id = find_job(client, settings["name"])
+    job_id = find_job(server, settings["name"])
     if job_id is None:
-        created = client.api_client.do("POST", "/api/2.1/jobs/create", body=settings)
-        if not isinstance(created, dict):  # do() returns a stream for non-JSON answers
-            raise dg.Failure(description=f"jobs/create gave no job id for '{settings['name']}'.")
-        return created["job_id"]
-    client.api_client.do(
-        "POST", "/api/2.1/jobs/reset", body={"job_id": job_id, "new_settings": settings}
-    )
+        return api_call(server, "POST", "/api/2.2/jobs/create", settings)["job_id"]
+    api_call(server, "POST", "/api/2.2/jobs/reset", {"job_id": job_id, "new_settings": settings})
     return job_id
 
 
-def deploy_job(client: WorkspaceClient, bundle: Bundle, key: str) -> int:
+def deploy_job(server: LocalDatabricks, bundle: Bundle, key: str) -> int:
     """Upload the task files of the bundle's job ``key``, then create or reset the job."""
-    from databricks.sdk.service.workspace import ImportFormat
+    import base64
 
     settings = bundle.jobs[key]
     for task in settings.get("tasks", []):
@@ -222,24 +218,14 @@ def deploy_job(client: WorkspaceClient, bundle: Bundle, key: str) -> int:
         if remote in bundle.files:
             # The Workspace API takes paths without the /Workspace prefix jobs use.
             target = PurePosixPath(remote.removeprefix("/Workspace"))
-            client.workspace.mkdirs(str(target.parent))
-            content = bundle.files[remote].read_bytes()
-            client.workspace.upload(str(target), content, format=ImportFormat.AUTO, overwrite=True)
-    return ensure_job(client, settings)
+            api_call(server, "POST", "/api/2.0/workspace/mkdirs", {"path": str(target.parent)})
+            content = base64.b64encode(bundle.files[remote].read_bytes()).decode()
+            body = {"path": str(target), "content": content, "format": "AUTO", "overwrite": True}
+            api_call(server, "POST", "/api/2.0/workspace/import", body)
+    return ensure_job(server, settings)
 
 
-def workspace_client() -> WorkspaceClient:
-    """A client of the workspace the environment points at, through the project's resource."""
-    from ..definitions import defs
-
-    resources = defs().resources or {}
-    return resources["databricks_workspace"].process_config_and_initialize().get_client()
-
-
-def deploy_jobs(root: Path = BUNDLE_ROOT, target: str | None = None) -> list[int]:
-    """Deploy every job of the bundle at ``root`` to the workspace of the environment."""
+def deploy_bundle(server: LocalDatabricks, root: Path, target: str | None = None) -> list[int]:
+    """Deploy every job of the bundle at ``root`` (``databricks.yml``) to ``server``."""
     bundle = load_bundle(root, target)
-    if not bundle.jobs:
-        return []
-    client = workspace_client()
-    return [deploy_job(client, bundle, key) for key in sorted(bundle.jobs)]
+    return [deploy_job(server, bundle, key) for key in sorted(bundle.jobs)]

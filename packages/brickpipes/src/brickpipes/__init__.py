@@ -1,0 +1,44 @@
+"""brickpipes: the Databricks runtime of copier-dagster-databricks projects.
+
+A project declares its resources with these classes (``defs/resources.py``) and its assets
+call them; nothing here imports ``databricks.sdk`` at module level, so a code location loads
+fast and without credentials (the SDK client is built when a run needs it).
+
+* :class:`DatabricksWorkspace`: auth from environment variables only (:data:`AUTH_METHODS`).
+* :class:`DatabricksPipes`: run a remote script or notebook as a Databricks run observed
+  through Dagster Pipes; :class:`RemoteTask` for several tasks in one run.
+* :class:`DatabricksJobs` and :func:`materialize_job_assets`: run an existing job by name and
+  map each task's outcome to assets.
+* :func:`load_profiles`: the schema and loader of a project's ``clusters.yml``.
+* :class:`DatabricksPipesScript`: the ``dg`` component (``dg scaffold defs
+  brickpipes.DatabricksPipesScript <name>``).
+"""
+
+from .clusters import ClusterProfile, ClusterProfileError, load_profiles
+from .components import DatabricksPipesScript
+from .errors import DatabricksRunFailed
+from .jobs import DatabricksJobs, JobRun, TaskResult, materialize_job_assets
+from .pipes import DatabricksPipes, RemoteTask
+from .uploads import upload_file
+from .workspace import AUTH_METHODS, AuthMethod, DatabricksWorkspace
+
+__version__ = "0.3.0"
+
+__all__ = [
+    "AUTH_METHODS",
+    "AuthMethod",
+    "ClusterProfile",
+    "ClusterProfileError",
+    "DatabricksJobs",
+    "DatabricksPipes",
+    "DatabricksPipesScript",
+    "DatabricksRunFailed",
+    "DatabricksWorkspace",
+    "JobRun",
+    "RemoteTask",
+    "TaskResult",
+    "__version__",
+    "load_profiles",
+    "materialize_job_assets",
+    "upload_file",
+]
