@@ -1,7 +1,10 @@
 """Sessions of the template repository. `uvx nox -s tests` is what CI runs.
 
 - ``tests``: the whole suite (renders, validators, updates, toolchains) and the tests of the
-  packages under ``packages/`` (local-databricks), each run once, against the package.
+  packages under ``packages/`` (local-databricks, brickpipes), each run once, against the
+  package, at the newest databricks-sdk.
+- ``sdk_oldest``: brickpipes' tests at the oldest databricks-sdk it supports, beside
+  dagster-databricks (its protocol tests, and local-databricks' upstream round trips).
 - ``min_copier``: the static and update tests with the oldest supported Copier.
 - ``min_cookiecutter``: the cookiecutter and cruft tests with the oldest supported cookiecutter.
 - ``compare_cookiecutter``: render the pairwise matrix through ``copier copy`` and cookiecutter
@@ -33,8 +36,9 @@ ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 PACKAGES = ROOT / "packages"
 LOCAL_DATABRICKS = PACKAGES / "local-databricks"
+BRICKPIPES = PACKAGES / "brickpipes"
 WHEELS = ROOT / ".nox" / "wheels"
-# pyspark (pulled in by dagster-databricks) is published as an sdist only. uv builds it for
+# pyspark (a dev dependency of the Spark example, and of dagster-databricks) is an sdist only. uv builds it for
 # every new project here (about 15 s and 1.4 GB of cache each time), so the suite builds the
 # wheels once and hands them to every render through UV_FIND_LINKS. A cache warmer, not a pin:
 # a version not listed here is simply built by uv as before. 4.2.1 is the last for Python 3.10.
@@ -42,7 +46,7 @@ PREBUILT = ("pyspark==4.3.0", "pyspark==4.2.1")
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "tests", "min_copier", "min_cookiecutter"]
+nox.options.sessions = ["lint", "tests", "sdk_oldest", "min_copier", "min_cookiecutter"]
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 
 
@@ -55,15 +59,18 @@ def pinned(name: str) -> str:
     return match.group(1)
 
 
-def runtime_requirements() -> list[str]:
-    """What generated projects run with, for the local Databricks conformance tests."""
+def runtime_requirements(*sdk: str) -> list[str]:
+    """What generated projects run with (the packages editable), for the packages' tests;
+    ``sdk`` replaces the databricks-sdk range (e.g. its oldest release)."""
     return [
         f"dagster=={pinned('dagster_version')}",
         f"dagster-pipes=={pinned('dagster_pipes_version')}",
-        f"dagster-databricks=={pinned('dagster_databricks_version')}",
-        pinned("databricks_sdk_spec"),
+        *(sdk or [pinned("databricks_sdk_spec")]),
+        pinned("pyspark_spec"),
         "-e",
         str(LOCAL_DATABRICKS),
+        "-e",
+        str(BRICKPIPES),
     ]
 
 
@@ -102,6 +109,31 @@ def tests(session: nox.Session) -> None:
         env=env,
     )
     session.run("pytest", "-n", workers(session), "--dist", "loadgroup", *session.posargs, env=env)
+
+
+@nox.session(python="3.11")
+def sdk_oldest(session: nox.Session) -> None:
+    """brickpipes' tests at the oldest databricks-sdk it supports, with dagster-databricks
+    installed (the protocol tests against upstream's client run here, and local-databricks'
+    round trips through dagster-databricks)."""
+    env = prebuilt_wheels(session)
+    oldest = f"databricks-sdk=={pinned('databricks_sdk_oldest')}"
+    upstream = f"dagster-databricks=={pinned('dagster_databricks_version')}"
+    session.install(
+        "pytest", "pytest-xdist", "pyyaml", *runtime_requirements(oldest, upstream), env=env
+    )
+    session.run("python", "-c", "import databricks.sdk.version as v; print('sdk', v.__version__)")
+    session.run(
+        "pytest",
+        "-n",
+        workers(session),
+        "-p",
+        "no:cacheprovider",
+        "packages/brickpipes/tests",
+        "packages/local-databricks/tests/test_ld_pipes.py",
+        *session.posargs,
+        env=env,
+    )
 
 
 @nox.session(python="3.11")

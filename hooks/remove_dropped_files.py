@@ -12,7 +12,11 @@ into temporary folders. For every file only the old render has, the project's la
 
 - unchanged: it stays deleted, and is listed;
 - changed: it is put back from the last commit and listed as KEPT, so the user decides what
-  to do with the edit.
+  to do with the edit;
+- changed, and moved by the template (:data:`MOVED`, e.g. 0.3.0's
+  ``src/<package>/databricks/clusters.yml`` -> ``src/<package>/clusters.yml``): the user's
+  version goes to the new place, if the update left that file as the template renders it, and
+  is listed as MOVED.
 
 The caches and empty folders the removed files leave behind go too. Copier passes the versions
 as environment variables (VERSION_FROM, VERSION_TO); the template clone is the first argument.
@@ -31,6 +35,8 @@ import copier
 import yaml
 
 ANSWERS_FILE = ".copier-answers.yml"
+# Files a release moved, as (old, new) path templates ({package}: the package_name answer).
+MOVED = (("src/{package}/databricks/clusters.yml", "src/{package}/clusters.yml"),)
 CACHE_NAMES = ("__pycache__", ".pytest_cache", ".ruff_cache")
 
 
@@ -76,6 +82,12 @@ def committed(project: Path, relative: Path | str) -> bytes | None:
     return shown.stdout if shown.returncode == 0 else None
 
 
+def moved_untouched(project: Path, new_dir: Path, new: Path) -> bool:
+    """True when the update left ``new`` (a moved file's new place) as the template renders it."""
+    target, rendered = project / new, new_dir / new
+    return rendered.is_file() and target.is_file() and target.read_bytes() == rendered.read_bytes()
+
+
 def answers_of(text: str) -> dict:
     """Answers of an answers file's text (Copier's own keys, starting with ``_``, left out)."""
     answers = yaml.safe_load(text) or {}
@@ -88,7 +100,11 @@ def main() -> int:
     old_ref, new_ref = os.environ["VERSION_FROM"], os.environ.get("VERSION_TO", "HEAD")
     old_answers = answers_of((committed(project, ANSWERS_FILE) or b"").decode())
     new_answers = answers_of((project / ANSWERS_FILE).read_text())
-    removed, kept = [], []
+    removed, kept, moved = [], [], []
+    package = str(new_answers.get("package_name", ""))
+    moves = {
+        Path(old.format(package=package)): Path(new.format(package=package)) for old, new in MOVED
+    }
     with tempfile.TemporaryDirectory(prefix="copier-migration-") as tmp:
         old_dir, new_dir = Path(tmp, "old"), Path(tmp, "new")
         dropped = render(template, old_ref, old_answers, old_dir) - render(
@@ -101,17 +117,28 @@ def main() -> int:
             if content == (old_dir / relative).read_bytes():
                 (project / relative).unlink(missing_ok=True)
                 removed.append(relative)
+            elif relative in moves and moved_untouched(project, new_dir, moves[relative]):
+                (project / moves[relative]).write_bytes(content)
+                (project / relative).unlink(missing_ok=True)
+                moved.append((relative, moves[relative]))
             else:
                 target = project / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
                 kept.append(relative)
-    prune_empty(project, {path.parent for path in removed})
+    prune_empty(project, {path.parent for path in removed} | {old.parent for old, _ in moved})
     if removed:
         print(f"migration: {len(removed)} files are no longer part of the project", end="")
         print(f" ({old_ref} -> {new_ref}) and were removed:")
         for path in removed:
             print(f"  - {path}")
+    if moved:
+        print(
+            "migration: these files of yours moved, with your changes, to where the template"
+            " keeps them now:"
+        )
+        for old, new in moved:
+            print(f"  > {old} -> {new}")
     if kept:
         print(
             "migration: KEPT these files, which the project no longer renders, because you"

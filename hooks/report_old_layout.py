@@ -1,13 +1,19 @@
-"""Copier migration to 0.2.0 (``_migrations``, ``version: "0.2.0"``): report what of the team's
-own code still uses the 0.1.0 layout, which no update can move.
+"""Copier migrations to 0.2.0 and 0.3.0 (``_migrations``, ``version: ...``): report what of the
+team's own code still uses an old layout, which no update can move.
 
-0.2.0 moved the vendored ``tools/local-databricks/`` into the package ``local-databricks`` and
-the test wiring from ``scripts/run_local.py`` into ``local_databricks.project``. Copier merges
-the template's files; the team's own files (their tests, scripts, docs, CI additions) may
-still import ``run_local`` or name the old folder. Rewriting them blindly could break them
-(the functions' signatures changed), so this lists each line, with what replaces it, and
-changes nothing. It runs once, after an update that crosses 0.2.0 (Copier compares the
-release versions).
+* 0.2.0 moved the vendored ``tools/local-databricks/`` into the package ``local-databricks`` and
+  the test wiring from ``scripts/run_local.py`` into ``local_databricks.project``.
+* 0.3.0 moved the Databricks runtime (``src/<package>/databricks/``, ``components.py``,
+  ``script_stub.py``) into the package ``brickpipes``, the test wiring into
+  ``brickpipes.testing``, bundle deploys into ``local_databricks.bundle``, and remote scripts
+  open Pipes with ``brickpipes_remote.open_pipes``.
+
+Copier merges the template's files; the team's own files (their assets, tests, scripts, docs)
+may still import the old modules. Rewriting them blindly could break them (signatures
+changed), so this lists each line with what replaces it, and changes nothing. Each version's
+check runs once, after an update that crosses it (Copier compares the release versions):
+``report_old_layout.py <version>``. Lock files are never reported: the next ``uv sync``
+relocks them.
 """
 
 from __future__ import annotations
@@ -17,19 +23,65 @@ import subprocess
 import sys
 from pathlib import Path
 
-OLD_FOLDER = "tools/local-databricks"
-# What replaces each old usage (CHANGELOG.md, 0.2.0, "Upgrading").
-CHECKS = (
-    (
-        re.compile(r"^\s*(from run_local import|import run_local\b)"),
-        "import it from local_databricks.project (fast_resources, select_assets, ...)",
-    ),
-    (
-        re.compile(re.escape(OLD_FOLDER)),
-        "local-databricks is a dev dependency now (pyproject.toml [tool.uv.sources])",
-    ),
-)
-SKIPPED = (".copier-answers.yml",)
+import yaml
+
+ANSWERS_FILE = ".copier-answers.yml"
+# Generated or template-owned lists of names, not the team's code.
+SKIPPED_NAMES = (ANSWERS_FILE, "uv.lock", "poetry.lock", "requirements.lock")
+# What replaces each module of the 0.2.0 runtime folder (CHANGELOG.md, 0.3.0, "Upgrading").
+RUNTIME_MODULES = {
+    "workspace": "from brickpipes import DatabricksWorkspace (AUTH_METHODS too)",
+    "pipes": "from brickpipes import DatabricksPipes, RemoteTask, DatabricksRunFailed",
+    "jobs": "from brickpipes import DatabricksJobs, materialize_job_assets",
+    "clusters": "from brickpipes import load_profiles; brickpipes.clusters.get_profile(path, name)",
+    "uploads": "from brickpipes import upload_file (scripts: brickpipes.uploads.upload_script)",
+    "deploy": "tests and local runs: local_databricks.bundle (load_bundle, deploy_bundle); "
+    "the code location only names the job (DatabricksJobs.run_now(context, name))",
+}
+
+
+def checks(version: str, package: str) -> list[tuple[re.Pattern[str], str]]:
+    """(pattern, replacement) of the layout that ``version`` left behind."""
+    if version == "0.2.0":
+        return [
+            (
+                re.compile(r"^\s*(from run_local import|import run_local\b)"),
+                "import it from local_databricks.project (fast_resources, select_assets, ...)",
+            ),
+            (
+                re.compile(re.escape("tools/local-databricks")),
+                "local-databricks is a dev dependency now (pyproject.toml [tool.uv.sources])",
+            ),
+        ]
+    runtime = rf"(?:\b{re.escape(package)}|(?<![\w.])\.*)\.databricks\.(\w+)"
+    return [
+        (re.compile(runtime), ""),  # the replacement depends on the module: see replacement()
+        (
+            re.compile(rf"\b{re.escape(package)}\.components\b"),
+            "brickpipes.DatabricksPipesScript (defs.yaml: type: brickpipes.DatabricksPipesScript)",
+        ),
+        (
+            re.compile(
+                r"\blocal_databricks\.project import .*\b(fast_resources|select_assets|"
+                r"run_cli|activate|materialize|use_local_auth|project_environment)\b"
+            ),
+            "import it from brickpipes.testing (local_environment replaces project_environment)",
+        ),
+        (
+            re.compile(r"""\["path"\]\.startswith\(["']/Volumes/["']\)"""),
+            "from brickpipes_remote import open_pipes; with open_pipes() as context: ... "
+            "(the runner names the transport)",
+        ),
+    ]
+
+
+def replacement(pattern: re.Pattern[str], text: str, line: str) -> str:
+    """``text``, or for a runtime module import the module's own replacement."""
+    if text:
+        return text
+    match = pattern.search(line)
+    module = match.group(1) if match else ""
+    return RUNTIME_MODULES.get(module, f"brickpipes.{module} (an internal module of the runtime)")
 
 
 def tracked_files(project: Path) -> list[str]:
@@ -44,35 +96,47 @@ def tracked_files(project: Path) -> list[str]:
     return sorted(name for name in listed.split("\0") if name)
 
 
-def old_usages(project: Path) -> list[tuple[str, int, str, str]]:
-    """(file, line number, line, what replaces it) for every use of the 0.1.0 layout."""
+def package_name(project: Path) -> str:
+    """The project's import name, from its answers file."""
+    answers = yaml.safe_load((project / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
+    return str(answers.get("package_name", ""))
+
+
+def old_usages(project: Path, version: str) -> list[tuple[str, int, str, str]]:
+    """(file, line number, line, what replaces it) for every use of the layout ``version``
+    replaced, in the team's files."""
+    package = package_name(project)
+    found_checks = checks(version, package)
+    # Kept files of a moved folder are listed by remove_dropped_files.py already.
+    moved = ("tools/local-databricks/", f"src/{package}/databricks/")
     found = []
     for name in tracked_files(project):
-        # Kept files of the old folder are listed by remove_dropped_files.py already.
-        if name.startswith(f"{OLD_FOLDER}/") or name in SKIPPED:
+        if name.startswith(moved) or Path(name).name in SKIPPED_NAMES:
             continue
         try:
             lines = (project / name).read_text(encoding="utf-8").splitlines()
         except (UnicodeDecodeError, OSError):  # binary or unreadable: nothing to report
             continue
         for number, line in enumerate(lines, start=1):
-            for pattern, replacement in CHECKS:
+            for pattern, text in found_checks:
                 if pattern.search(line):
-                    found.append((name, number, line.strip(), replacement))
+                    found.append((name, number, line.strip(), replacement(pattern, text, line)))
                     break
     return found
 
 
 def main() -> int:
-    """Print the team's lines that still use the 0.1.0 layout; never fail the update."""
-    usages = old_usages(Path.cwd())
+    """Print the team's lines that still use the old layout; never fail the update."""
+    version = sys.argv[1] if len(sys.argv) > 1 else "0.2.0"
+    previous = {"0.2.0": "0.1.0", "0.3.0": "0.2.0"}[version]
+    usages = old_usages(Path.cwd(), version)
     if usages:
         print(
-            "migration 0.2.0: these lines of yours still use the 0.1.0 layout, which the update"
-            " cannot move (see CHANGELOG.md, 0.2.0, 'Upgrading'):"
+            f"migration {version}: these lines of yours still use the {previous} layout, which"
+            f" the update cannot move (see CHANGELOG.md, {version}, 'Upgrading'):"
         )
-        for name, number, line, replacement in usages:
-            print(f"  ! {name}:{number}: {line}\n      -> {replacement}")
+        for name, number, line, text in usages:
+            print(f"  ! {name}:{number}: {line}\n      -> {text}")
     return 0
 
 

@@ -82,7 +82,7 @@ def test_update_from_oldest_release_drops_the_vendored_emulator(
     assert "tools/local-databricks/src/local_databricks/runs.py" in output
     # The renamed test module went too; the dependency now comes from the template repo.
     assert not (project / "tests" / "test_local_databricks.py").exists()
-    assert (project / "tests" / "test_pipes_runs.py").is_file()
+    assert (project / "tests" / "test_definitions.py").is_file()
     pyproject = (project / "pyproject.toml").read_text()
     assert f'path = "{history}/packages/local-databricks"' in pyproject
     assert "tools/local-databricks" not in pyproject
@@ -127,14 +127,55 @@ def test_update_after_0_2_0_does_not_run_the_0_2_0_migration(
     assert "migration 0.2.0" not in capfd.readouterr().out
 
 
+OWN_ASSET_0_2 = (
+    "import dagster as dg\n\n"
+    "from {package}.databricks.pipes import DatabricksPipes\n"
+    "from {package}.databricks.clusters import get_profile\n"
+)
+
+
+def test_update_across_0_3_0_reports_own_code_on_the_runtime_folder(
+    history: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """hooks/report_old_layout.py 0.3.0: a team's asset importing the runtime from
+    src/<package>/databricks/ is listed with the brickpipes import that replaces it, and
+    changed nothing; lock files, which the next `uv sync` relocks, are not listed."""
+    project = project_with_user_edits(history, tmp_path / "project", "0.2.0")
+    package = next(project.glob("src/*/defs")).parent
+    own = package / "defs" / "ours.py"
+    own.write_text(OWN_ASSET_0_2.format(package=package.name))
+    (project / "uv.lock").write_text(
+        f'name = "{package.name}"\n# {package.name}.databricks.pipes\n'
+    )
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "--message", "our asset")
+    update(project, CURRENT)
+    output = capfd.readouterr().out
+    assert "migration 0.3.0: these lines of yours still use the 0.2.0 layout" in output
+    assert f"defs/ours.py:3: from {package.name}.databricks.pipes import" in output
+    assert "from brickpipes import DatabricksPipes" in output
+    assert "brickpipes.clusters.get_profile(path, name)" in output
+    assert "uv.lock" not in output
+    assert output.count("  ! ") == 2  # nothing of the template's own files
+    assert own.read_text() == OWN_ASSET_0_2.format(package=package.name)
+    # The runtime folder went, but the team's edited clusters.yml, which moved with its edit.
+    assert not (package / "databricks").exists()
+    assert "databricks/clusters.yml -> src/" in output
+    assert lost_lines(project) == []
+
+
 @pytest.mark.toolchain
-def test_updated_project_from_oldest_release_passes_verify(history: Path, tmp_path: Path) -> None:
-    """The one toolchain run of the release updates: the oldest release, the defaults."""
+@pytest.mark.parametrize("release", [r["version"] for r in RELEASES])
+def test_updated_project_from_a_release_passes_verify(
+    history: Path, tmp_path: Path, release: str
+) -> None:
+    """The toolchain runs of the release updates: each release, the defaults, team edits."""
     python = find_python("3.12")
     if python is None:
         pytest.skip("Python 3.12 (the default python_version) is not installed here")
-    project = project_with_user_edits(history, tmp_path / "project")
+    project = project_with_user_edits(history, tmp_path / "project", release)
     update(project, CURRENT)
+    assert lost_lines(project) == []
     assert not (project / "tools" / "local-databricks").exists()
     assert assert_update_result(project, fresh_with_edits(history, tmp_path / "fresh")) == {}
     result = subprocess.run(

@@ -1,5 +1,6 @@
-"""Rendered projects take local-databricks from the template repository they were rendered
-from, pinned to the rendered commit: `copier update` moves that pin and nothing else."""
+"""Rendered projects take brickpipes (production) and local-databricks (dev) from the template
+repository they were rendered from, pinned to the rendered commit: `copier update` moves those
+pins and nothing else."""
 
 from __future__ import annotations
 
@@ -16,33 +17,37 @@ from test_update import commit_project, two_releases, update
 __all__ = ["two_releases"]  # a fixture, used by name below
 
 
-def source(project: Path) -> dict:
-    """The uv source of local-databricks in a rendered project."""
+PACKAGES = ("brickpipes", "local-databricks")
+
+
+def source(project: Path, package: str) -> dict:
+    """The uv source of ``package`` in a rendered project."""
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    return pyproject["tool"]["uv"]["sources"]["local-databricks"]
+    return pyproject["tool"]["uv"]["sources"][package]
 
 
-def test_git_url_render_pins_the_package_to_the_rendered_commit(
+def test_git_url_render_pins_the_packages_to_the_rendered_commit(
     template_repo: Path, tmp_path: Path
 ) -> None:
     project = render(f"git+file://{template_repo}", tmp_path / "p")
-    assert source(project) == {
-        "git": f"file://{template_repo}",
-        "rev": git(template_repo, "rev-parse", "99.0.0^{commit}").strip(),
-        "subdirectory": "packages/local-databricks",
-    }
-    assert (
-        "local-databricks"
-        in tomllib.loads((project / "pyproject.toml").read_text())["dependency-groups"]["dev"]
-    )
+    for package in PACKAGES:
+        assert source(project, package) == {
+            "git": f"file://{template_repo}",
+            "rev": git(template_repo, "rev-parse", "99.0.0^{commit}").strip(),
+            "subdirectory": f"packages/{package}",
+        }
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert "brickpipes" in pyproject["project"]["dependencies"]  # production
+    assert "local-databricks" in pyproject["dependency-groups"]["dev"]
 
 
 def test_local_folder_render_uses_the_template_folder(template_repo: Path, tmp_path: Path) -> None:
     project = render(template_repo, tmp_path / "p")
-    assert source(project) == {
-        "path": f"{template_repo}/packages/local-databricks",
-        "editable": True,
-    }
+    for package in PACKAGES:
+        assert source(project, package) == {
+            "path": f"{template_repo}/packages/{package}",
+            "editable": True,
+        }
 
 
 def test_update_moves_the_pin_and_nothing_else(two_releases: Path, tmp_path: Path) -> None:
@@ -60,7 +65,10 @@ def test_update_moves_the_pin_and_nothing_else(two_releases: Path, tmp_path: Pat
     ]
     old_rev = git(two_releases, "rev-parse", "1.0.0^{commit}").strip()
     new_rev = git(two_releases, "rev-parse", "2.0.0^{commit}").strip()
-    assert len(changed) == 2 and old_rev in changed[0] and new_rev in changed[1], changed
+    # One line per package: the old pin removed, the new one added.
+    assert len(changed) == 2 * len(PACKAGES), changed
+    assert all(old_rev in line for line in changed if line.startswith("-")), changed
+    assert all(new_rev in line for line in changed if line.startswith("+")), changed
 
 
 @pytest.mark.toolchain
@@ -76,10 +84,11 @@ def test_uv_resolves_the_pinned_package_from_the_template_repo(
     )
     assert result.returncode == 0, result.stderr
     lock = tomllib.loads((project / "uv.lock").read_text())
-    (package,) = [p for p in lock["package"] if p["name"] == "local-databricks"]
     rev = git(template_repo, "rev-parse", "99.0.0^{commit}").strip()
-    assert package["source"]["git"].startswith(f"file://{template_repo}")
-    assert rev in package["source"]["git"]
-    assert "subdirectory=packages%2Flocal-databricks" in package["source"]["git"] or (
-        "subdirectory=packages/local-databricks" in package["source"]["git"]
-    )
+    for name in PACKAGES:
+        (package,) = [p for p in lock["package"] if p["name"] == name]
+        assert package["source"]["git"].startswith(f"file://{template_repo}")
+        assert rev in package["source"]["git"]
+        assert f"subdirectory=packages%2F{name}" in package["source"]["git"] or (
+            f"subdirectory=packages/{name}" in package["source"]["git"]
+        )

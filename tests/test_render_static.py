@@ -88,7 +88,7 @@ def test_answers_decide_the_files(matrix_render: tuple[dict[str, Any], Path]) ->
     transport = "volumes" if answers["compute"] == "serverless" else answers["pipes_transport"]
     assert f'transport="{transport}"' in resources
     assert ("DATABRICKS_CLUSTER_ID" in resources) == (answers["compute"] == "existing-cluster")
-    cluster_file = (package / "databricks" / "clusters.yml").read_text()
+    cluster_file = (package / "clusters.yml").read_text()
     assert f"{answers['cloud']}_attributes" in cluster_file
 
 
@@ -113,8 +113,9 @@ def test_versions_come_from_the_versions_file(matrix_render: tuple[dict[str, Any
     deps = pyproject["project"]["dependencies"]
     assert f"dagster=={versions['dagster_version']}" in deps
     assert f"dagster-pipes=={versions['dagster_pipes_version']}" in deps
-    assert f"dagster-databricks=={versions['dagster_databricks_version']}" in deps
-    assert versions["databricks_sdk_spec"] in deps
+    assert versions["databricks_sdk_spec"] in deps and "brickpipes" in deps
+    # Production runs brickpipes, not dagster-databricks (and so no pyspark).
+    assert not [dep for dep in deps if dep.startswith(("dagster-databricks", "pyspark"))]
 
 
 def maintained_files(project: Path) -> set[Path]:
@@ -123,13 +124,12 @@ def maintained_files(project: Path) -> set[Path]:
     rows = [line for line in readme.splitlines() if line.endswith("(your edits merged) |")]
     assert rows, "the README has no rows of template-maintained files"
     listed: set[Path] = set()
-    package = project / "src" / "sales_analytics"
     for row in rows:
         for name in re.findall(r"`([^`]+)`", row.split("|")[1]):
             matches = set(project.glob(name.replace("{{ package_name }}", "sales_analytics")))
             assert matches, f"the README lists {name}, which the render does not have"
             listed |= matches
-    assert package / "databricks" / "pipes.py" in listed
+    assert project / "scripts" / "verify.py" in listed
     return listed
 
 

@@ -53,7 +53,7 @@ def test_renovate_leaves_template_pins_to_copier_and_groups_dagster(
     assert [name for name in family if not matches(group, name)] == []
     # Every pin the template renders is the template's: Renovate must not move it alone.
     template_pins = requirement_names(project)
-    assert {"dagster", "databricks-sdk", "local-databricks", "ruff"} <= template_pins
+    assert {"dagster", "brickpipes", "local-databricks", "ruff"} <= template_pins
     assert sorted(name for name in template_pins if not matches(disabled, name)) == []
     # What a team adds is Renovate's to update.
     team_dependency = re.match(r'\s*"([a-z]+)', DEPENDENCY)[1]

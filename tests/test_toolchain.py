@@ -97,7 +97,7 @@ def test_bad_cluster_profile_fails_dg_check_defs(broken_project: Path) -> None:
     python = python_for({})
     env = project_env(python)
     subprocess.run(["uv", "sync", "--quiet"], cwd=broken_project, env=env, check=True)
-    profiles = next(broken_project.glob("src/*/databricks/clusters.yml"))
+    profiles = next(broken_project.glob("src/*/clusters.yml"))
     good = profiles.read_text()
     profiles.write_text(good.replace("num_workers: 0", "num_workers: -2", 1))
     try:

@@ -41,6 +41,18 @@ def package_dir(project: Path) -> Path:
     return next(project.glob("src/*/defs")).parent
 
 
+def profiles_file(project: Path) -> Path:
+    """The project's cluster profiles: ``src/<package>/clusters.yml`` since 0.3.0, in
+    ``src/<package>/databricks/`` before (an update moves it, with the team's changes)."""
+    package = package_dir(project)
+    old = package / "databricks" / "clusters.yml"
+    return (
+        old
+        if old.is_file() and not (package / "clusters.yml").is_file()
+        else package / "clusters.yml"
+    )
+
+
 def replace_once(path: Path, pattern: str, replacement: str) -> None:
     """Replace the first match of ``pattern`` in ``path``; fail if the anchor has moved."""
     text = path.read_text()
@@ -90,7 +102,7 @@ EDITS = (
         (RESOURCE_COMMENT, RESOURCE_LINE),
     ),
     Edit(
-        lambda p: package_dir(p) / "databricks" / "clusters.yml",
+        lambda p: profiles_file(p),
         edit_profile,
         (PROFILE_COMMENT, "      max_workers: 6\n"),
     ),
