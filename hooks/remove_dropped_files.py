@@ -15,8 +15,9 @@ into temporary folders. For every file only the old render has, the project's la
   to do with the edit;
 - changed, and moved by the template (:data:`MOVED`, e.g. 0.3.0's
   ``src/<package>/databricks/clusters.yml`` -> ``src/<package>/clusters.yml``): the user's
-  version goes to the new place, if the update left that file as the template renders it, and
-  is listed as MOVED.
+  changes are merged into the new place (``git merge-file``: old render -> user's version,
+  applied to the new render; conflicts as markers), if the update left that file as the
+  template renders it, and it is listed as moved.
 
 The caches and empty folders the removed files leave behind go too. Copier passes the versions
 as environment variables (VERSION_FROM, VERSION_TO); the template clone is the first argument.
@@ -82,6 +83,22 @@ def committed(project: Path, relative: Path | str) -> bytes | None:
     return shown.stdout if shown.returncode == 0 else None
 
 
+def merged(new: Path, old: Path, edited: bytes) -> bytes:
+    """``new`` with the changes that turned ``old`` into ``edited`` (conflicts as markers)."""
+    with tempfile.NamedTemporaryFile(suffix=".edited") as handle:
+        handle.write(edited)
+        handle.flush()
+        labels = ["--label", "template", "--label", "previous release", "--label", "yours"]
+        result = subprocess.run(
+            ["git", "merge-file", "-p", *labels, str(new), str(old), handle.name],
+            capture_output=True,
+            check=False,
+        )
+    if result.returncode < 0 or result.returncode > 127:  # git failed, not a conflict count
+        return edited
+    return result.stdout
+
+
 def moved_untouched(project: Path, new_dir: Path, new: Path) -> bool:
     """True when the update left ``new`` (a moved file's new place) as the template renders it."""
     target, rendered = project / new, new_dir / new
@@ -118,7 +135,8 @@ def main() -> int:
                 (project / relative).unlink(missing_ok=True)
                 removed.append(relative)
             elif relative in moves and moved_untouched(project, new_dir, moves[relative]):
-                (project / moves[relative]).write_bytes(content)
+                target = project / moves[relative]
+                target.write_bytes(merged(target, old_dir / relative, content))
                 (project / relative).unlink(missing_ok=True)
                 moved.append((relative, moves[relative]))
             else:

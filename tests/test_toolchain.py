@@ -2,7 +2,9 @@
 
 One render per case; each runs ``scripts/verify.py`` (uv sync, ruff format and check,
 ``dg check defs``, pytest) with no Databricks variable set, sharing the uv cache.
-The defaults case goes through the Copier CLI with ``--trust``, so the post-copy task runs it.
+The defaults case goes through the Copier CLI with ``--trust``, so the post-copy task runs it;
+the others first get the edits the generated README tells a team to make
+(tests/documented_edits.py), so their own tests are proven to survive them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 from answers import TOOLCHAIN_CASES
+from documented_edits import apply_documented_edits
 from pythons import find_python
 from rendering import project_env, render
 
@@ -62,6 +65,8 @@ def test_generated_project_passes_its_own_checks(
         assert (project / ".git").is_dir() and (project / "uv.lock").is_file()
         return
     render(template_repo, project, answers)
+    subprocess.run(["uv", "sync", "--quiet"], cwd=project, env=env, check=True)
+    apply_documented_edits(project, env)
     result = subprocess.run(
         [python, "scripts/verify.py"], cwd=project, env=env, capture_output=True, text=True
     )
