@@ -26,6 +26,7 @@ from .executor import (
 )
 from .faults import RunBehaviour
 from .paths import Storage
+from .runtime_env import task_runtime
 from .secrets_api import SECRET_REF_RE, SecretStore
 from .util import WORKSPACE_ID, now_ms, prune, random_token
 
@@ -696,7 +697,10 @@ class RunManager:
             raise TaskSetupError(f"Invalid task_key {task.key!r}.", internal=True)
         task.workdir = workdir
         command = prepare_command(self, run, task, workdir)
+        runtime = task_runtime(self.config.python, workdir, slot.spec.get("spark_version"))
+        command.argv[0] = runtime.python
         api_env = {
+            **runtime.env,
             "LOCAL_DATABRICKS_API_URL": self.host,
             "LOCAL_DATABRICKS_SPARK_MODE": self.config.spark_mode,
         }
