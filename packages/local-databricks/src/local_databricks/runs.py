@@ -823,6 +823,7 @@ class RunManager:
             )
             details = self.clusters.get_details(cluster_id) or {}
             slot = ClusterSlot(key[0], cluster_id, details, now + start)
+            slot.error = self.clusters.launch_problem(cluster_spec)
         if slot.error is None:
             slot.env, slot.error = self._resolve_env(slot.spec.get("spark_env_vars") or {})
             if slot.error and slot.cluster_id:
