@@ -12,15 +12,19 @@ from typing import Any
 from .admin import Admin
 from .auth import PAT_USER, AuthStore
 from .calls import CallLog
-from .clusters import ClusterStore
+from .clusters import NODE_TYPE_IDS, ClusterStore
+from .command_execution import CommandExecutionService
 from .executor import install_shim
 from .faults import BehaviourQueue, FaultStore
 from .files import FileService
 from .identity import IdentityService
+from .instance_pools import InstancePoolService
 from .jobs import JobService
 from .paths import Storage
 from .routing import Request, Router
+from .run_export import RunExportService
 from .runs import SPARK_MODES, RunConfig, RunManager
+from .scim import ScimService
 from .secrets_api import SecretStore
 from .server import DEFAULT_IDLE_TIMEOUT_SECONDS, Dispatcher, HttpServer
 from .shared_spark import AttachedSpark, SharedSpark
@@ -28,6 +32,7 @@ from .tokens import TokenService
 from .unity_catalog import UnityCatalog
 from .util import WORKSPACE_ID, random_token
 from .workspace import WorkspaceService
+from .workspace_conf import WorkspaceConfService
 
 
 class LocalDatabricks:
@@ -92,6 +97,9 @@ class LocalDatabricks:
         self.call_log = CallLog()
         self.clusters = ClusterStore(lambda: self.run_config.cluster_start_seconds)
         self.secrets = SecretStore()
+        self.instance_pools = InstancePoolService(NODE_TYPE_IDS, self.clusters.pool_usage)
+        self.clusters.pools = self.instance_pools
+        self.workspace_conf = WorkspaceConfService()
         self.admin = Admin(self)
         self._verbose = verbose
         self._root: Path | None = None
@@ -143,6 +151,10 @@ class LocalDatabricks:
         self.jobs = JobService(self.manager, self.behaviours)
         IdentityService(self.auth, self._url).register(router)
         self.tokens = TokenService(self.auth)
+        self.commands = CommandExecutionService(
+            self.clusters, self.auth, self.storage, lambda: self.run_config.python, self._url,
+            self.secrets,
+        )  # fmt: skip
         self.shared_spark: SharedSpark | AttachedSpark = self._given_spark or (
             SharedSpark.for_storage(self.storage, self.run_config.python, self.require_volumes)
         )
@@ -156,6 +168,11 @@ class LocalDatabricks:
             self.secrets,
             self.tokens,
             self.unity_catalog,
+            self.instance_pools,
+            self.workspace_conf,
+            self.commands,
+            ScimService(self.auth.client_ids),
+            RunExportService(self.manager, self.storage),
         ):
             service.register(router)
         self.admin.register(admin_router)
@@ -167,6 +184,7 @@ class LocalDatabricks:
         if self._server is None:
             return
         self.manager.shutdown()
+        self.commands.reset()
         try:
             self._let_go_of_spark()
         finally:
@@ -221,6 +239,9 @@ class LocalDatabricks:
         self.behaviours.clear()
         self.call_log.clear()
         self.clusters.reset()
+        self.commands.reset()
+        self.instance_pools.reset()
+        self.workspace_conf.reset()
         self.secrets.reset()
         self.tokens.reset()
         self._install_credentials()

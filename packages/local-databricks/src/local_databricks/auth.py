@@ -56,6 +56,11 @@ class AuthStore:
         with self._lock:
             self._clients[client_id] = (client_secret, ttl)
 
+    def client_ids(self) -> list[str]:
+        """The ids of the accepted OAuth clients (service principals), sorted."""
+        with self._lock:
+            return sorted(self._clients)
+
     def revoke_tokens(self) -> None:
         """Invalidate every PAT and every issued OAuth token (clients can still get new tokens)."""
         with self._lock:

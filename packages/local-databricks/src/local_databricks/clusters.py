@@ -15,6 +15,7 @@ import string
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .auth import PAT_USER
 from .errors import ApiError, invalid
@@ -27,7 +28,11 @@ from .routing import (
     check_str,
     check_str_map,
 )
+from .spark_versions import SPARK_VERSIONS, is_known, version_error
 from .util import now_ms, prune
+
+if TYPE_CHECKING:
+    from .instance_pools import InstancePoolService
 
 _CLUSTER_ID_RE = re.compile(r"[\w\-]{1,100}", re.ASCII)
 # How long TERMINATING lasts at most (it is the cluster start delay when that is shorter).
@@ -67,15 +72,6 @@ SPEC_FIELDS = (
     "is_single_node",
 )
 
-SPARK_VERSIONS = [
-    ("16.4.x-scala2.12", "16.4 LTS (includes Apache Spark 3.5.2, Scala 2.12)"),
-    ("16.4.x-scala2.13", "16.4 LTS (includes Apache Spark 3.5.2, Scala 2.13)"),
-    ("15.4.x-scala2.12", "15.4 LTS (includes Apache Spark 3.5.0, Scala 2.12)"),
-    ("14.3.x-scala2.12", "14.3 LTS (includes Apache Spark 3.5.0, Scala 2.12)"),
-    ("17.3.x-scala2.13", "17.3 LTS (includes Apache Spark 4.0.0, Scala 2.13)"),
-    ("16.4.x-cpu-ml-scala2.12", "16.4 LTS ML (includes Apache Spark 3.5.2, Scala 2.12)"),
-]
-
 # (node_type_id, memory_mb, cores, category, cloud, local disks, local disk GB, NVMe disks, NVMe GB)
 NODE_TYPES = [
     ("i3.xlarge", 31232, 4, "Storage Optimized", "AWS", 0, 0, 1, 950),
@@ -90,6 +86,9 @@ NODE_TYPES = [
     ("n2-standard-4", 16384, 4, "General Purpose", "GCP", 0, 0, 0, 0),
     ("n2-highmem-8", 65536, 8, "Memory Optimized", "GCP", 0, 0, 0, 0),
 ]
+
+
+NODE_TYPE_IDS = frozenset(n[0] for n in NODE_TYPES)
 
 
 def new_cluster_id() -> str:
@@ -107,6 +106,8 @@ class ClusterStore:
         self._timers: dict[str, list[tuple[float, str, str, str]]] = {}
         self._events: dict[str, list[dict]] = {}
         self._start_seconds = start_seconds
+        # The workspace's instance pools (set by LocalDatabricks): specs naming others are refused.
+        self.pools: InstancePoolService | None = None
 
     def reset(self) -> None:
         """Forget all clusters."""
@@ -306,13 +307,49 @@ class ClusterStore:
             if state == "TERMINATED":
                 details["terminated_time"] = now_ms()
 
+    def launch_error(self, spec: dict) -> ApiError | None:
+        """Why the service would refuse to launch a cluster from `spec` (its Spark version or an
+        instance pool it does not know), or None."""
+        version = spec.get("spark_version")
+        if isinstance(version, str) and version and not is_known(version):
+            return version_error(version)
+        for name in ("instance_pool_id", "driver_instance_pool_id"):
+            pool_id = spec.get(name)
+            if isinstance(pool_id, str) and pool_id and self.pools is not None:
+                error = self.pools.missing_error(pool_id)
+                if error is not None:
+                    return error
+        return None
+
+    def pool_usage(self, pool_id: str) -> int:
+        """How many clusters that are not TERMINATED name the instance pool `pool_id`."""
+        with self._lock:
+            self._advance()
+            return sum(
+                1
+                for c in self._clusters.values()
+                if c.get("state") != "TERMINATED"
+                and pool_id in (c.get("instance_pool_id"), c.get("driver_instance_pool_id"))
+            )
+
+    def launch_problem(self, spec: dict) -> str | None:
+        """The message of `launch_error` (a job cluster that cannot start fails its tasks)."""
+        error = self.launch_error(spec)
+        return error.message if error is not None else None
+
     # ---- all-purpose cluster API ---------------------------------------------------------------
 
     def _spec(self, body: dict) -> dict:
         spec = {k: copy.deepcopy(body[k]) for k in SPEC_FIELDS if body.get(k) is not None}
         check_str(spec.get("cluster_name"), "cluster_name")
         check_str(spec.get("spark_version"), "spark_version", required=True)
-        for name in ("node_type_id", "driver_node_type_id", "data_security_mode"):
+        for name in (
+            "node_type_id",
+            "driver_node_type_id",
+            "data_security_mode",
+            "instance_pool_id",
+            "driver_instance_pool_id",
+        ):
             check_str(spec.get(name), name)
         check_int(spec.get("num_workers"), "num_workers")
         check_int(spec.get("autotermination_minutes"), "autotermination_minutes")
@@ -336,10 +373,13 @@ class ClusterStore:
         for name in ("node_type_id", "driver_node_type_id"):
             if spec.get(name) and spec[name] not in node_ids and not spec.get("instance_pool_id"):
                 raise invalid(f"Node type {spec[name]} is not supported.")
-        if spec["spark_version"] not in {key for key, _ in SPARK_VERSIONS}:
-            raise invalid(f"Invalid spark version {spec['spark_version']}.")
+        error = self.launch_error(spec)
+        if error is not None:
+            raise error
         if not spec.get("node_type_id") and not spec.get("instance_pool_id"):
             raise invalid("node_type_id or instance_pool_id is required.")
+        if spec.get("instance_pool_id") and self.pools is not None:
+            spec.setdefault("node_type_id", self.pools.node_type(spec["instance_pool_id"]))
         return spec
 
     def create(self, req: Request) -> dict:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from urllib.parse import parse_qsl
 
 from .auth import PAT_USER, AuthStore, OAuthError
 from .routing import Request, Response, Router
+from .scim import service_principal_resource, user_resource
 from .util import WORKSPACE_ID
 
 
@@ -54,24 +54,21 @@ class IdentityService:
         return Response(200, body, {"Cache-Control": "no-store"})
 
     def me(self, req: Request) -> dict:
-        """GET SCIM Me (camelCase, as the SDK expects)."""
+        """GET SCIM Me (camelCase, as the SDK expects): the user, or the OAuth client's service
+        principal as a User (`userName` is its application id)."""
         user = req.user
-        is_user = user == PAT_USER
-        user_id = str(int(hashlib.sha256(user.encode()).hexdigest()[:13], 16))
-        body = {
-            "id": user_id,
+        if user == PAT_USER:
+            return user_resource(user)
+        principal = service_principal_resource(user)
+        return {
+            "id": principal["id"],
             "userName": user,
-            "displayName": "Local User" if is_user else f"Service principal {user}",
+            "displayName": principal["displayName"],
             "active": True,
-            "groups": [{"display": "users", "type": "direct", "value": "1000000000000001"}],
+            "externalId": user,
+            "groups": principal["groups"],
             "schemas": [
                 "urn:ietf:params:scim:schemas:core:2.0:User",
                 "urn:ietf:params:scim:schemas:extension:workspace:2.0:User",
             ],
         }
-        if is_user:
-            body["emails"] = [{"value": user, "type": "work", "primary": True}]
-            body["name"] = {"givenName": "Local", "familyName": "User"}
-        else:
-            body["externalId"] = user
-        return body

@@ -26,6 +26,7 @@ from .executor import (
 )
 from .faults import RunBehaviour
 from .paths import Storage
+from .runtime_env import task_runtime
 from .secrets_api import SECRET_REF_RE, SecretStore
 from .util import WORKSPACE_ID, now_ms, prune, random_token
 
@@ -696,7 +697,10 @@ class RunManager:
             raise TaskSetupError(f"Invalid task_key {task.key!r}.", internal=True)
         task.workdir = workdir
         command = prepare_command(self, run, task, workdir)
+        runtime = task_runtime(self.config.python, workdir, slot.spec.get("spark_version"))
+        command.argv[0] = runtime.python
         api_env = {
+            **runtime.env,
             "LOCAL_DATABRICKS_API_URL": self.host,
             "LOCAL_DATABRICKS_SPARK_MODE": self.config.spark_mode,
         }
@@ -819,6 +823,7 @@ class RunManager:
             )
             details = self.clusters.get_details(cluster_id) or {}
             slot = ClusterSlot(key[0], cluster_id, details, now + start)
+            slot.error = self.clusters.launch_problem(cluster_spec)
         if slot.error is None:
             slot.env, slot.error = self._resolve_env(slot.spec.get("spark_env_vars") or {})
             if slot.error and slot.cluster_id:

@@ -60,6 +60,23 @@ class SecretStore:
             found = self._scopes.get(scope, {}).get(key)
         return found[0].decode("utf-8", errors="replace") if found else None
 
+    def resolve_env(self, env: dict) -> tuple[dict[str, str], str | None]:
+        """`spark_env_vars` with `{{secrets/scope/key}}` references replaced by their values;
+        ({}, the service's message) when a reference does not resolve."""
+        resolved: dict[str, str] = {}
+        for name, value in env.items():
+            text = str(value)
+            for scope, key in SECRET_REF_RE.findall(text):
+                if self.resolve(scope, key) is None:
+                    return {}, (
+                        f"Failed to resolve secret reference in spark_env_vars.{name}: "
+                        f"Secret does not exist with scope: {scope} and key: {key}"
+                    )
+            resolved[str(name)] = SECRET_REF_RE.sub(
+                lambda m: self.resolve(m.group(1), m.group(2)) or "", text
+            )
+        return resolved, None
+
     def _scope(self, name: object) -> dict[str, tuple[bytes, int]]:
         name = check_str(name, "scope", required=True)
         scope = self._scopes.get(name)
