@@ -88,7 +88,7 @@ def merged(new: Path, old: Path, edited: bytes) -> bytes:
     with tempfile.NamedTemporaryFile(suffix=".edited") as handle:
         handle.write(edited)
         handle.flush()
-        labels = ["--label", "template", "--label", "previous release", "--label", "yours"]
+        labels = ["-L", "template", "-L", "previous release", "-L", "yours"]
         result = subprocess.run(
             ["git", "merge-file", "-p", *labels, str(new), str(old), handle.name],
             capture_output=True,

@@ -16,8 +16,14 @@ MB = 1024 * 1024
 
 def _ext_client(server):
     # databricks-sdk 0.60 uses FilesExt (multipart uploads from 5 MB) only with this flag
-    # (env DATABRICKS_ENABLE_EXPERIMENTAL_FILES_API_CLIENT)
-    return make_client(server, enable_experimental_files_api_client=True)
+    # (env DATABRICKS_ENABLE_EXPERIMENTAL_FILES_API_CLIENT); newer releases use it always, and
+    # go multipart from files_ext_multipart_upload_min_stream_size (50 MB in 0.167): these tests
+    # send 5 MB and more, as the oldest supported SDK does.
+    client = make_client(server, enable_experimental_files_api_client=True)
+    files_config = getattr(client.files, "_config", None)  # FilesExt's own copy of the config
+    if hasattr(files_config, "files_ext_multipart_upload_min_stream_size"):
+        files_config.files_ext_multipart_upload_min_stream_size = 5 * MB  # type: ignore[union-attr]
+    return client
 
 
 @pytest.mark.parametrize("size", [5 * MB, 12 * MB + 3])

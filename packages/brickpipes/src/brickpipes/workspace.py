@@ -113,10 +113,13 @@ class DatabricksWorkspace(dg.ConfigurableResource):
         from databricks.sdk import WorkspaceClient
         from databricks.sdk.config import Config
 
-        from .upstream_fixes import fetch_oauth_endpoints
+        from .upstream_fixes import fetch_oauth_endpoints, probe_host, sdk_probes_host_metadata
 
+        budget = (self.retry_timeout_seconds, self.http_timeout_seconds)
         if self.method.auth_type == "oauth-m2m":
-            fetch_oauth_endpoints(self.host, self.retry_timeout_seconds, self.http_timeout_seconds)
+            fetch_oauth_endpoints(self.host, *budget)
+        elif sdk_probes_host_metadata() and self.describe_host().startswith("http"):
+            probe_host(self.describe_host(), *budget)
         credentials = {field: getattr(self, field) for field in self.method.variables}
         if self.method.auth_type is not None:
             credentials["auth_type"] = self.method.auth_type
