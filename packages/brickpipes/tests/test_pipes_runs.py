@@ -109,6 +109,16 @@ def test_remote_exception_fails_the_step_with_its_text(local_workspace, project)
     assert f"Run page: {local_workspace.url}" in text
     assert "Task 'raises'" in text
     assert "ValueError: bad input: order 42 has no region" in text
+    # The failure leads with its cause: the remote exception, then which run, task and page.
+    (failure,) = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    while error is not None and error.cause is not None:
+        error = error.cause
+    assert error is not None
+    assert error.message.splitlines()[0] == (
+        "brickpipes.errors.DatabricksRunFailed: ValueError: bad input: order 42 has no region "
+        f"(Databricks run {run['run_id']}, task 'raises': {run['run_page_url']})"
+    )
 
 
 def test_rate_limit_storm_is_retried_and_the_run_succeeds(local_workspace, project) -> None:

@@ -197,3 +197,15 @@ def test_local_azure_auth_works_as_the_first_config_of_a_process(local_databrick
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+
+
+def test_a_local_run_summary_names_the_cause_of_a_failed_step() -> None:
+    @dg.asset
+    def broken() -> None:
+        raise RuntimeError("remote said: order 42 has no region")
+
+    result = dg.materialize([broken], raise_on_error=False)
+    (failure,) = result.get_step_failure_events()
+    # Dagster wraps it in "Error occurred while executing op ...:"; the summary goes past that.
+    cause = testing.failure_cause(failure.step_failure_data.error)
+    assert cause == "RuntimeError: remote said: order 42 has no region"

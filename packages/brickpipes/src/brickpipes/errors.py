@@ -4,6 +4,7 @@ and page, then per failed task its key, state and the tail of its error output.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 
 # How much of the remote error output goes into the step failure.
 ERROR_TAIL_CHARS = 2000
+# A traceback's last line: the exception's (dotted) type name, then its message.
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Failure)\b(: .*)?$")
 
 
 class DatabricksRunFailed(DagsterPipesExecutionError):
@@ -88,24 +91,36 @@ def task_error(client: WorkspaceClient, task_run_id: int | None) -> str:
     return text[-ERROR_TAIL_CHARS:].strip()
 
 
+def remote_cause(error: str) -> str:
+    """The remote exception of an error output, ``Type: message`` (its last such line), or ""."""
+    for line in reversed(error.splitlines()):
+        if EXCEPTION_LINE.match(line.strip()):
+            return line.strip()
+    return ""
+
+
 def describe_failed_run(
     client: WorkspaceClient, run_id: int, timeout_seconds: int | None = None
 ) -> str:
-    """Describe a failed run: run id and URL, then per failed task its key, state and error tail."""
+    """Describe a failed run. The first line leads with the cause: the remote exception (its
+    type and message) with the run, task and page; then the run's state, and per failed task
+    its key, state and error tail."""
     from databricks.sdk.service.jobs import RunResultState
 
     run = client.jobs.get_run(run_id)
     state = run.state
+    page = run.run_page_url or "-"
     lines = [
         f"Databricks run {run_id} ended {state_name(state, with_life_cycle=True)}: "
         f"{(state.state_message if state else None) or '-'}",
-        f"Run page: {run.run_page_url or '-'}",
+        f"Run page: {page}",
     ]
     if state is not None and state.result_state == RunResultState.TIMEDOUT:
         lines.append(
             f"The run exceeded its timeout_seconds ({timeout_seconds or '?'} s, cluster start "
             "included) and Databricks cancelled it; raise it in clusters.yml if that is expected."
         )
+    causes = []
     for task in run.tasks or []:
         if task.state is not None and task.state.result_state == RunResultState.SUCCESS:
             continue
@@ -117,4 +132,7 @@ def describe_failed_run(
         error = task_error(client, task.run_id)
         if error:
             lines.append(f"Remote error output (tail):\n{error}")
-    return "\n".join(lines)
+            cause = remote_cause(error)
+            if cause:
+                causes.append(f"{cause} (Databricks run {run_id}, task '{task.task_key}': {page})")
+    return "\n".join(causes[:1] + lines)
