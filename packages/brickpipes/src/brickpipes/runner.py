@@ -1,10 +1,10 @@
 """One Pipes run: open the Pipes session, hand each task its bootstrap, start the run, watch it
 (:mod:`.lifecycle`) and return what the remote code reported.
 
-Only dagster's public Pipes API and dagster-databricks' context injectors and message readers
-are used; submitting, waiting, cancelling and the failure text are this project's, so they
-behave the same for every compute and for ``jobs/run-now`` (see ``upstream_fixes.py`` for
-why upstream's ``PipesDatabricksClient.run`` is not used).
+Only dagster's public Pipes API and this package's context injectors and message readers
+(:mod:`.transport`) are used; submitting, waiting, cancelling and the failure text are this
+package's, so they behave the same for every compute and for ``jobs/run-now`` (see
+``upstream_fixes.py`` for why dagster-databricks' ``PipesDatabricksClient.run`` is not used).
 """
 
 from __future__ import annotations
