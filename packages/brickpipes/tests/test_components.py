@@ -84,3 +84,48 @@ def test_mistakes_fail_when_the_definitions_load(change: dict, message: str) -> 
         ):
             pass
     assert message in error_chain(raised.value)
+
+
+def scaffolded_project(tmp_path, compute: str, profiles: str):
+    """A project folder as `dg scaffold defs` sees it: pyproject.toml, clusters.yml, tests/."""
+    from brickpipes.components import ScaffoldedProject
+
+    (tmp_path / "src" / "sales").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.dg.project]\nroot_module = "sales"\n\n[tool.brickpipes]\ncompute = "{compute}"\n'
+    )
+    (tmp_path / "src" / "sales" / "clusters.yml").write_text(profiles)
+    (tmp_path / "tests").mkdir()
+    request = dg.ScaffoldRequest(
+        type_name=TYPE_NAME,
+        target_path=tmp_path / "src" / "sales" / "defs" / "orders",
+        scaffold_format="yaml",
+        project_root=tmp_path,
+        params=None,
+    )
+    return ScaffoldedProject.of(request)
+
+
+PROFILE = "    spark_version: x\n    node_type_id: y\n    num_workers: 0\n"
+
+
+def test_the_scaffold_names_a_profile_only_where_job_clusters_use_one(tmp_path) -> None:
+    both = f"profiles:\n  batch:\n{PROFILE}  small:\n{PROFILE}"
+    assert scaffolded_project(tmp_path / "a", "job-cluster", both).profile == "small"
+    first = f"profiles:\n  zeta:\n{PROFILE}  batch:\n{PROFILE}"
+    assert scaffolded_project(tmp_path / "b", "job-cluster", first).profile == "zeta"
+    assert scaffolded_project(tmp_path / "c", "serverless", both).profile is None
+    assert scaffolded_project(tmp_path / "d", "existing-cluster", both).profile is None
+
+
+def test_the_scaffold_writes_a_test_of_the_new_asset_once(tmp_path) -> None:
+    project = scaffolded_project(tmp_path, "job-cluster", f"profiles:\n  small:\n{PROFILE}")
+    project.write_test("orders")
+    test = tmp_path / "tests" / "test_orders.py"
+    text = test.read_text()
+    assert "from sales.definitions import defs" in text
+    assert "def test_orders(local_workspace) -> None:" in text
+    assert 'select_assets(definitions, ["orders"])' in text
+    test.write_text("# ours\n")
+    project.write_test("orders")
+    assert test.read_text() == "# ours\n"  # a test the team has is never overwritten

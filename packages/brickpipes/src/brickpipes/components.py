@@ -11,6 +11,7 @@ unknown field, each named with the ``defs.yaml`` it is in. The profiles are the 
 """
 
 import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from string import Template
@@ -20,8 +21,13 @@ import dagster as dg
 from dagster.components.component_scaffolding import scaffold_component
 from pydantic import Field
 
-from .clusters import get_profile
+from .clusters import get_profile, load_profiles
 from .pipes import DatabricksPipes
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: tomli, which pytest and dagster's dg already depend on there
+    import tomli as tomllib
 
 # The remote side of a scaffolded asset: a real module of this package (linted, type-checked
 # and tested like the examples' scripts), copied with the asset's name put in for ``$name``.
@@ -39,20 +45,93 @@ def profiles_file(context: dg.ComponentLoadContext) -> Path:
 
 
 class DatabricksPipesScriptScaffolder(dg.Scaffolder):
-    """``dg scaffold defs``: a ``defs.yaml`` and a remote script stub named after the folder."""
+    """``dg scaffold defs``: a ``defs.yaml``, a remote script stub named after the folder, and
+    a test that materializes the new asset through local Databricks (``tests/test_<name>.py``,
+    unless the project has no ``tests/`` or the file exists)."""
 
     def scaffold(self, request: dg.ScaffoldRequest) -> None:
-        """Write the two files into the new defs folder."""
+        """Write the files."""
         name = request.target_path.name
-        attributes = {
+        project = ScaffoldedProject.of(request)
+        attributes: dict[str, Any] = {
             "script": f"{name}.py",
             "asset": {"key": name, "kinds": ["databricks", "python"]},
-            "profile": "small",
-            "extras": {},
         }
+        if project.profile:
+            attributes["profile"] = project.profile
+        attributes["extras"] = {}
         scaffold_component(request, attributes)
         stub = Template(SCRIPT_STUB.read_text(encoding="utf-8")).substitute(name=name)
         (request.target_path / f"{name}.py").write_text(stub, encoding="utf-8")
+        project.write_test(name)
+
+
+class ScaffoldedProject:
+    """What a scaffold needs to know of the project: its package, compute and profiles."""
+
+    def __init__(self, root: Path | None, package: str, compute: str, profiles: list[str]):
+        self.root, self.package, self.compute, self.profiles = root, package, compute, profiles
+
+    @classmethod
+    def of(cls, request: dg.ScaffoldRequest) -> "ScaffoldedProject":
+        """Read the project's pyproject.toml ([tool.dg.project], [tool.brickpipes]) and its
+        clusters.yml; defaults where a project has neither."""
+        root = request.project_root
+        table: dict[str, Any] = {}
+        if root is not None and (root / "pyproject.toml").is_file():
+            table = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+        tool = table.get("tool", {})
+        package = str(tool.get("dg", {}).get("project", {}).get("root_module", ""))
+        compute = str(tool.get("brickpipes", {}).get("compute", "job-cluster"))
+        profiles: list[str] = []
+        if root is not None and package:
+            path = root / "src" / package / PROFILES_FILE_NAME
+            if path.is_file():
+                profiles = list(load_profiles(path))
+        return cls(root, package, compute, profiles)
+
+    @property
+    def profile(self) -> str | None:
+        """The profile a new asset names: only job clusters use one (``small`` if the project
+        has it, else its first), so serverless and all-purpose projects get none."""
+        if self.compute != "job-cluster" or not self.profiles:
+            return None
+        return "small" if "small" in self.profiles else self.profiles[0]
+
+    def write_test(self, name: str) -> None:
+        """``tests/test_<name>.py``, materializing the asset through local Databricks."""
+        if self.root is None or not self.package or not (self.root / "tests").is_dir():
+            return
+        path = self.root / "tests" / f"test_{name}.py"
+        if not path.exists():
+            text = Template(TEST_STUB).substitute(name=name, package=self.package)
+            path.write_text(text, encoding="utf-8")
+
+
+# The test `dg scaffold defs` writes next to the project's own (ruff- and pyright-clean).
+TEST_STUB = '''"""The $name asset, materialized through local Databricks.
+
+Written by `dg scaffold defs` with the asset; extend it as the asset grows.
+"""
+
+import dagster as dg
+from brickpipes.testing import failure_text, fast_resources, select_assets
+
+from $package.definitions import defs
+
+
+def test_${name}(local_workspace) -> None:
+    """It runs on (local) Databricks and reports its materialization."""
+    definitions = defs()
+    result = dg.materialize(
+        select_assets(definitions, ["$name"]),
+        resources=fast_resources(definitions),
+        raise_on_error=False,
+    )
+    assert result.success, failure_text(result)
+    keys = [event.asset_key for event in result.get_asset_materialization_events()]
+    assert keys == [dg.AssetKey("$name")]
+'''
 
 
 @dg.scaffold_with(DatabricksPipesScriptScaffolder)
