@@ -514,8 +514,10 @@ def test_idle_connection_is_dropped(tmp_path):
     with LocalDatabricks(root=tmp_path / "r", idle_timeout_seconds=1) as ld:
         before = threading.active_count()
         client = socket.create_connection(("127.0.0.1", _port(ld)), timeout=15)
+        # authenticated, so the server waits for the body it announces (then gives up)
         client.sendall(
             f"POST /api/2.0/dbfs/put HTTP/1.1\r\nHost: 127.0.0.1:{_port(ld)}\r\n"
+            f"Authorization: Bearer {ld.token}\r\n"
             "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n".encode()
         )
         started = time.monotonic()

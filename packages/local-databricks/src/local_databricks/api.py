@@ -126,6 +126,7 @@ class LocalDatabricks:
             self._verbose,
             admin_token=self.admin_token,
             known_secrets=self._known_secrets,
+            spool_dir=self.storage.root / "spool",
         )
         self._server = HttpServer(self.dispatcher, self._port_arg, self._idle_timeout)
         self._url = f"http://127.0.0.1:{self._server.port}"

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
 MAX_CALLS = 50_000
+# The log's memory is bounded twice: by count, and by the size of the records kept (oldest dropped
+# first). Strings longer than MAX_LOGGED_STRING (file contents, notebooks) are kept by size only.
+MAX_LOG_BYTES = 16 * 1024 * 1024
+MAX_LOGGED_STRING = 4096
 REDACTED = "[REDACTED]"
 # Body and query keys whose values are credentials or secret payloads, wherever they appear.
 SECRET_KEYS = frozenset(
@@ -62,25 +67,48 @@ def _redact(value: Any, known: list[str]) -> Any:
     return value
 
 
+def summarize(value: Any) -> Any:
+    """`value` with each string longer than MAX_LOGGED_STRING replaced by its length."""
+    if isinstance(value, dict):
+        return {key: summarize(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [summarize(item) for item in value]
+    if isinstance(value, str) and len(value) > MAX_LOGGED_STRING:
+        return f"[{len(value)} characters, not logged]"
+    return value
+
+
 class CallLog:
-    """Bounded, thread-safe list of request records (oldest dropped first)."""
+    """Bounded, thread-safe list of request records (oldest dropped first): at most MAX_CALLS
+    records and MAX_LOG_BYTES of them (a record's size is the length of its JSON)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._calls: deque[dict] = deque(maxlen=MAX_CALLS)
+        self._calls: deque[tuple[dict, int]] = deque()
+        self._bytes = 0
 
     def add(self, record: dict) -> None:
         """Append one record (redacted again here, so no caller can store a secret key's value)."""
-        record = redact(record)
+        record = redact(summarize(record))
+        size = len(json.dumps(record, default=str))
+        if size > MAX_LOG_BYTES // 16:
+            body = record.pop("body", None)
+            if body is not None:
+                record["body_bytes"] = len(json.dumps(body, default=str))
+            size = len(json.dumps(record, default=str))
         with self._lock:
-            self._calls.append(record)
+            self._calls.append((record, size))
+            self._bytes += size
+            while self._calls and (len(self._calls) > MAX_CALLS or self._bytes > MAX_LOG_BYTES):
+                self._bytes -= self._calls.popleft()[1]
 
     def list(self) -> list[dict]:
         """Copies of all records, oldest first."""
         with self._lock:
-            return [copy.deepcopy(c) for c in self._calls]
+            return [copy.deepcopy(c) for c, _ in self._calls]
 
     def clear(self) -> None:
         """Forget all records."""
         with self._lock:
             self._calls.clear()
+            self._bytes = 0

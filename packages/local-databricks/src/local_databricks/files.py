@@ -64,7 +64,7 @@ class _Handle:
     path: str
     local: Path
     overwrite: bool
-    data: bytearray = field(default_factory=bytearray)
+    data: Path  # the blocks added so far, on disk until close
     last_used: float = field(default_factory=time.monotonic)
 
 
@@ -100,14 +100,14 @@ class FileService:
         router.add("POST", dbfs + "mkdirs", self.dbfs_mkdirs)
         router.add("POST", dbfs + "delete", self.dbfs_delete)
         router.add("POST", dbfs + "move", self.dbfs_move)
-        router.add("PUT", r"/api/2\.0/fs/files(/.*)", self.fs_put_file)
+        router.add("PUT", r"/api/2\.0/fs/files(/.*)", self.fs_put_file, stream=True)
         router.add("POST", r"/api/2\.0/fs/files(/.*)", self.fs_post_file)
         router.add("POST", r"/api/2\.0/fs/create-upload-part-urls", self.fs_part_urls)
         router.add("POST", r"/api/2\.0/fs/create-abort-upload-url", self.fs_abort_url)
         # the "presigned" URLs: no workspace credential, a signature in the query instead
         parts = r"/api/2\.0/fs/upload-parts/([0-9a-f]{32})"
-        router.add("PUT", parts + r"/(\d{1,5})", self.fs_put_part, auth=False)
-        router.add("DELETE", parts, self.fs_abort, auth=False)
+        router.add("PUT", parts + r"/(\d{1,5})", self.fs_put_part, self._part_guard, stream=True)
+        router.add("DELETE", parts, self.fs_abort, self._abort_guard)
         router.add(["GET", "HEAD"], r"/api/2\.0/fs/files(/.*)", self.fs_get_file)
         router.add("DELETE", r"/api/2\.0/fs/files(/.*)", self.fs_delete_file)
         router.add("PUT", r"/api/2\.0/fs/directories(/.*)", self.fs_put_dir)
@@ -156,13 +156,16 @@ class FileService:
             self._expire_handles()
             handle = self._next_handle
             self._next_handle += 1
-            self._handles[handle] = _Handle(canonical, local, overwrite)
+            data = self.storage.root / "uploads" / f"dbfs-handle-{handle}"
+            data.parent.mkdir(parents=True, exist_ok=True)
+            data.write_bytes(b"")
+            self._handles[handle] = _Handle(canonical, local, overwrite, data)
         return {"handle": handle}
 
     def _expire_handles(self) -> None:
         deadline = time.monotonic() - HANDLE_IDLE_SECONDS
         for key in [k for k, h in self._handles.items() if h.last_used < deadline]:
-            del self._handles[key]
+            self._handles.pop(key).data.unlink(missing_ok=True)
 
     def _handle(self, value) -> _Handle:
         handle_id = to_int(value, "handle")
@@ -183,8 +186,8 @@ class FileService:
             raise ApiError(
                 400, "MAX_BLOCK_SIZE_EXCEEDED", f"The block exceeds the maximum of {ONE_MB} bytes."
             )
-        with self._lock:
-            handle.data.extend(data)
+        with self._lock, handle.data.open("ab") as out:
+            out.write(data)
         return {}
 
     def dbfs_close(self, req: Request) -> dict:
@@ -193,7 +196,14 @@ class FileService:
         handle = self._handle(body.get("handle"))
         with self._lock:
             self._handles.pop(to_int(body.get("handle"), "handle"), None)
-        self._dbfs_write(handle.path, bytes(handle.data), overwrite=True)
+        try:
+            canonical, local = self.storage.dbfs_local(handle.path)
+            if local.is_dir():
+                raise _exists(canonical)
+            _ensure_parent_dirs(local, self.storage.dbfs, canonical)
+            os.replace(handle.data, local)
+        finally:
+            handle.data.unlink(missing_ok=True)
         return {}
 
     def _dbfs_existing(self, path) -> tuple[str, Path]:
@@ -293,8 +303,15 @@ class FileService:
     def dbfs_move(self, req: Request) -> dict:
         """POST dbfs/move: rename a file or directory."""
         body = req.json()
-        _, source = self._dbfs_existing(body.get("source_path"))
+        source_canonical, source = self._dbfs_existing(body.get("source_path"))
         target_canonical, target = self.storage.dbfs_local(body.get("destination_path"))
+        if source == self.storage.dbfs:
+            raise invalid("Cannot move the DBFS root.")
+        if source in target.parents:
+            raise invalid(
+                f"Cannot move {source_canonical} to {target_canonical}: the destination is "
+                "inside the source."
+            )
         if target.exists():
             raise already_exists(
                 f"A file or directory already exists at the input path {target_canonical}."
@@ -310,9 +327,23 @@ class FileService:
         self.volume_check(canonical)
         return canonical, local
 
-    def fs_put_file(self, req: Request) -> Response:
-        """PUT fs/files{path}: upload raw bytes; parents are created implicitly."""
+    def _volume_file(self, req: Request) -> tuple[str, Path]:
+        """A Files API file path: inside a volume, with a file name (not the volume itself)."""
         canonical, local = self._volume(req)
+        if canonical.count("/") < 5:
+            raise invalid(
+                f"Invalid path {canonical!r}: a file path needs a file name inside the volume "
+                "(/Volumes/<catalog>/<schema>/<volume>/<file>)."
+            )
+        return canonical, local
+
+    def _volume_path(self, local: Path) -> str:
+        """The /Volumes/... path of a local path under the volumes folder (for messages)."""
+        return "/Volumes/" + local.relative_to(self.storage.volumes).as_posix()
+
+    def fs_put_file(self, req: Request) -> Response:
+        """PUT fs/files{path}: upload raw bytes (spooled to disk); parents are made implicitly."""
+        canonical, local = self._volume_file(req)
         overwrite = to_bool(req.query.get("overwrite", "false"))
         if local.is_dir():
             raise ApiError(409, "ALREADY_EXISTS", f"A directory already exists at {canonical}.")
@@ -321,9 +352,11 @@ class FileService:
         probe = local.parent
         while probe != self.storage.volumes and probe != probe.parent:
             if probe.exists() and not probe.is_dir():
-                raise ApiError(409, "ALREADY_EXISTS", f"A file already exists at {probe}.")
+                shown = self._volume_path(probe)
+                raise ApiError(409, "ALREADY_EXISTS", f"A file already exists at {shown}.")
             probe = probe.parent
-        write_atomic(local, req.body)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        _install(req, local)
         return Response(204)
 
     # ---- Files API multipart upload (FilesExt: action=initiate-upload ... complete-upload) -------
@@ -345,7 +378,7 @@ class FileService:
     def fs_post_file(self, req: Request) -> Response | dict:
         """POST fs/files{path}?action=initiate-upload|complete-upload (multipart uploads)."""
         action = req.query.get("action")
-        canonical, local = self._volume(req)
+        canonical, local = self._volume_file(req)
         if action == "initiate-upload":
             overwrite = to_bool(req.query.get("overwrite", "true"), "overwrite")
             if local.is_dir():
@@ -430,25 +463,38 @@ class FileService:
     def _check_signature(self, req: Request, part: str) -> str:
         token = req.group(1)
         given = req.query.get("signature", "")
-        if not hmac.compare_digest(given.encode(), self._sign(token, part).encode()):
+        expected = self._sign(token, part).encode()
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), expected):
             raise ApiError(403, "PERMISSION_DENIED", "Invalid signature for this upload URL.")
         return token
 
+    def _part_guard(self, req: Request) -> None:
+        """A part URL's credential, checked from the URL before its body is read."""
+        self._session(self._check_signature(req, req.group(2)))
+
+    def _abort_guard(self, req: Request) -> None:
+        self._session(self._check_signature(req, "abort"))
+
     def fs_put_part(self, req: Request) -> Response:
         """PUT upload-parts/<session>/<n>?signature= (the presigned part URL): 200 with an ETag."""
-        token = self._check_signature(req, req.group(2))
-        _, upload = self._session(token)
+        _, upload = self._session(req.group(1))
         number = int(req.group(2))
-        (upload.parts_dir / str(number)).write_bytes(req.body)
-        etag = '"' + hashlib.md5(req.body, usedforsecurity=False).hexdigest() + '"'
+        digest = hashlib.md5(usedforsecurity=False)
+        if req.body_file is not None:
+            with req.body_file.open("rb") as spooled:
+                for piece in iter(lambda: spooled.read(ONE_MB), b""):
+                    digest.update(piece)
+        else:
+            digest.update(req.body)
+        _install(req, upload.parts_dir / str(number))
+        etag = '"' + digest.hexdigest() + '"'
         with self._lock:
             upload.etags[number] = etag
         return Response(200, b"", {"ETag": etag}, "application/octet-stream")
 
     def fs_abort(self, req: Request) -> Response:
         """DELETE upload-parts/<session>?signature= (the abort URL): drop the session."""
-        token = self._check_signature(req, "abort")
-        _, upload = self._session(token)
+        token, upload = self._session(req.group(1))
         with self._lock:
             self._uploads.pop(token, None)
         shutil.rmtree(upload.parts_dir, ignore_errors=True)
@@ -557,6 +603,25 @@ class _Upload:
     overwrite: bool
     parts_dir: Path
     etags: dict[int, str] = field(default_factory=dict)
+
+
+def _install(req: Request, target: Path) -> None:
+    """Put a request's body at `target` atomically: the spooled upload file is moved there."""
+    if req.body_file is None:
+        write_atomic(target, req.body)
+        return
+    try:
+        os.replace(req.body_file, target)
+    except OSError:  # the spool is on another file system
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ld-tmp-")
+        os.close(fd)
+        try:
+            shutil.copyfile(req.body_file, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 def _exists(canonical: str) -> ApiError:

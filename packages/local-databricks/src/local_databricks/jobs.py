@@ -569,22 +569,29 @@ def _check_shapes(settings: dict) -> None:
     check_dict(settings.get("queue"), "queue")
     for index, cluster in enumerate(check_list(settings.get("job_clusters"), "job_clusters")):
         where = f"job_clusters[{index}]"
-        cluster = check_dict(cluster, where)
+        cluster = _entry(cluster, where)
         check_str(cluster.get("job_cluster_key"), f"{where}.job_cluster_key")
         _check_cluster_spec(cluster.get("new_cluster"), f"{where}.new_cluster")
     for index, env in enumerate(check_list(settings.get("environments"), "environments")):
-        env = check_dict(env, f"environments[{index}]")
+        env = _entry(env, f"environments[{index}]")
         check_str(env.get("environment_key"), f"environments[{index}].environment_key")
         check_dict(env.get("spec"), f"environments[{index}].spec")
     for index, param in enumerate(check_list(settings.get("parameters"), "parameters")):
-        param = check_dict(param, f"parameters[{index}]")
+        param = _entry(param, f"parameters[{index}]")
         if not check_str(param.get("name"), f"parameters[{index}].name"):
             raise invalid(f"parameters[{index}].name is required.")
         default = param.get("default")
         if default is not None and not isinstance(default, (str, int, float)):
             raise invalid(f"Invalid value for field 'parameters[{index}].default': a string.")
     for index, task in enumerate(check_list(settings.get("tasks"), "tasks")):
-        _check_task_shape(check_dict(task, f"tasks[{index}]"), f"tasks[{index}]")
+        _check_task_shape(_entry(task, f"tasks[{index}]"), f"tasks[{index}]")
+
+
+def _entry(value: object, where: str) -> dict:
+    """An array entry that must be an object (null included: `tasks: [null]` is refused)."""
+    if not isinstance(value, dict):
+        raise invalid(f"Invalid value for field '{where}': expected an object, got {value!r:.80}.")
+    return value
 
 
 def _check_cluster_spec(spec: object, where: str) -> None:
@@ -611,7 +618,7 @@ def _check_task_shape(task: dict, where: str) -> None:
     check_int(task.get("min_retry_interval_millis"), f"{where}.min_retry_interval_millis")
     _check_cluster_spec(task.get("new_cluster"), f"{where}.new_cluster")
     for index, dep in enumerate(check_list(task.get("depends_on"), f"{where}.depends_on")):
-        dep = check_dict(dep, f"{where}.depends_on[{index}]")
+        dep = _entry(dep, f"{where}.depends_on[{index}]")
         check_str(dep.get("task_key"), f"{where}.depends_on[{index}].task_key")
     check_list(task.get("libraries"), f"{where}.libraries")
     python = task.get("spark_python_task")
@@ -702,21 +709,29 @@ def _validate_task(task: dict, keys: set[str], job_clusters: set, environments: 
 
 
 def _check_acyclic(graph: dict[str, list[str]]) -> None:
-    state: dict[str, int] = {}
-
-    def visit(node: str, trail: list[str]) -> None:
-        if state.get(node) == 2:
-            return
-        if state.get(node) == 1:
-            cycle = " -> ".join([*trail[trail.index(node) :], node])
-            raise invalid(f"The task dependency graph has a cycle: {cycle}.")
-        state[node] = 1
-        for dep in graph.get(node, []):
-            visit(dep, [*trail, node])
-        state[node] = 2
-
-    for node in graph:
-        visit(node, [])
+    """400 naming a cycle of the task dependency graph; iterative (a 1,000-task chain is fine)."""
+    done: set[str] = set()
+    for root in graph:
+        if root in done:
+            continue
+        trail: list[str] = [root]  # the path being walked; on_trail mirrors it
+        on_trail = {root}
+        pending = [iter(graph.get(root, []))]
+        while pending:
+            dep = next(pending[-1], None)
+            if dep is None:
+                pending.pop()
+                node = trail.pop()
+                on_trail.discard(node)
+                done.add(node)
+                continue
+            if dep in on_trail:
+                cycle = " -> ".join([*trail[trail.index(dep) :], dep])
+                raise invalid(f"The task dependency graph has a cycle: {cycle}.")
+            if dep not in done:
+                trail.append(dep)
+                on_trail.add(dep)
+                pending.append(iter(graph.get(dep, [])))
 
 
 def _task_spec(
