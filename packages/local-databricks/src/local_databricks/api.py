@@ -20,7 +20,8 @@ from .identity import IdentityService
 from .jobs import JobService
 from .paths import Storage
 from .routing import Request, Router
-from .runs import SPARK_MODES, RunConfig, RunManager
+from .runs import SPARK_MODES, RunConfig
+from .scheduling import RunManager
 from .secrets_api import SecretStore
 from .server import DEFAULT_IDLE_TIMEOUT_SECONDS, Dispatcher, HttpServer
 from .shared_spark import AttachedSpark, SharedSpark

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from .errors import ApiError, already_exists, does_not_exist, invalid
 from .paths import Storage
-from .routing import Request, Response, Router, check_int
+from .routing import Request, Response, Router, check_int, check_str
 from .util import b64decode, b64encode, to_bool, to_int
 
 ONE_MB = 1024 * 1024
@@ -366,8 +366,6 @@ class FileService:
         return hmac.new(self._upload_key, message, hashlib.sha256).hexdigest()
 
     def _session(self, token: object) -> tuple[str, _Upload]:
-        from .routing import check_str
-
         token = check_str(token, "session_token", required=True)
         with self._lock:
             upload = self._uploads.get(token)

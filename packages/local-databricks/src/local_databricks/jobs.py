@@ -20,7 +20,8 @@ from .routing import (
     check_str_list,
     check_str_map,
 )
-from .runs import FAILED_RESULTS, TERMINAL, Run, RunManager, TaskRun
+from .runs import FAILED_RESULTS, TERMINAL, Run, TaskRun
+from .scheduling import RunManager
 from .util import now_ms, prune, to_bool, to_int
 
 SUPPORTED_TASK_TYPES = ("spark_python_task", "notebook_task", "python_wheel_task")
