@@ -14,7 +14,7 @@ from .auth import PAT_USER, AuthStore
 from .calls import CallLog
 from .clusters import ClusterStore
 from .executor import install_shim
-from .faults import BehaviourQueue, FaultStore
+from .faults import BehaviourQueue, FaultSpec, FaultStore
 from .files import FileService
 from .identity import IdentityService
 from .jobs import JobService
@@ -93,7 +93,17 @@ class LocalDatabricks:
         self.call_log = CallLog()
         self.clusters = ClusterStore(lambda: self.run_config.cluster_start_seconds)
         self.secrets = SecretStore()
-        self.admin = Admin(self)
+        self.admin = Admin(
+            self.faults,
+            self.behaviours,
+            self.run_config,
+            self.auth,
+            self.clusters,
+            self.secrets,
+            self.call_log,
+            reset=self.reset,
+            url=lambda: self.url,
+        )
         self._verbose = verbose
         self._root: Path | None = None
         self._owns_root = False
@@ -143,6 +153,7 @@ class LocalDatabricks:
             self.run_config, self.storage, self.clusters, self.secrets, self._url, self.auth
         )
         self.jobs = JobService(self.manager, self.behaviours)
+        self.admin.serve(self.jobs, self.manager)
         IdentityService(self.auth, self._url).register(router)
         self.tokens = TokenService(self.auth)
         self.shared_spark: SharedSpark | AttachedSpark = self._given_spark or (
@@ -274,22 +285,12 @@ class LocalDatabricks:
 
     # ---- admin helpers (same implementation as the HTTP admin API) ------------------------------
 
-    def inject_fault(
-        self,
-        method: str,
-        path_regex: str,
-        status: int | None,
-        times: int = 1,
-        skip: int = 0,
-        error_code: str | None = None,
-        message: str | None = None,
-        headers: dict[str, str] | None = None,
-        delay_seconds: float = 0,
-    ) -> dict:
-        """Answer the next `times` requests matching method + path regex with `status`."""
-        return self.admin.inject_fault(
-            method, path_regex, status, times, skip, error_code, message, headers, delay_seconds
-        )
+    def inject_fault(self, *args: Any, **kwargs: Any) -> dict:
+        """Answer the next `times` requests matching method + path regex with `status`.
+
+        The arguments are `FaultSpec`'s fields (see there), by position or by name.
+        """
+        return self.admin.inject_fault(FaultSpec(*args, **kwargs))
 
     def clear_faults(self) -> None:
         """Remove all fault rules."""
