@@ -10,21 +10,7 @@ are comments, so %pip/%sql/%run cells are skipped.
 import sys
 import traceback
 
-from local_databricks_dbutils import NotebookExit, shared
-
-
-class _LazySpark:
-    """`spark` global: a local SparkSession created on first attribute access."""
-
-    def __init__(self):
-        self._session = None
-
-    def __getattr__(self, name):
-        if self._session is None:
-            from pyspark.sql import SparkSession
-
-            self._session = SparkSession.builder.getOrCreate()
-        return getattr(self._session, name)
+from local_databricks_dbutils import LazySpark, NotebookExit, shared
 
 
 def main():
@@ -36,7 +22,7 @@ def main():
         "__name__": "__main__",
         "__file__": notebook_path,
         "dbutils": shared(),
-        "spark": _LazySpark(),
+        "spark": LazySpark(),
         "display": print,
         "displayHTML": print,
     }
