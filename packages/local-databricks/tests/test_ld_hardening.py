@@ -20,9 +20,10 @@ from databricks.sdk.service import jobs
 from ld_helpers import make_client, raw
 
 from local_databricks import LocalDatabricks
+from local_databricks.dispatch import Dispatcher
 from local_databricks.proxy import ForwardingProxy
 from local_databricks.routing import Router
-from local_databricks.server import Dispatcher, HttpServer
+from local_databricks.server import HttpServer
 
 
 def _send(server, method: str, path: str, headers: dict, body: bytes | None = None):

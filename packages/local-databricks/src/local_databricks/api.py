@@ -13,6 +13,7 @@ from .admin import Admin
 from .auth import PAT_USER, AuthStore
 from .calls import CallLog
 from .clusters import ClusterStore
+from .dispatch import Dispatcher
 from .executor import install_shim
 from .faults import BehaviourQueue, FaultSpec, FaultStore
 from .files import FileService
@@ -23,7 +24,7 @@ from .routing import Request, Router
 from .runs import SPARK_MODES, RunConfig
 from .scheduling import RunManager
 from .secrets_api import SecretStore
-from .server import DEFAULT_IDLE_TIMEOUT_SECONDS, Dispatcher, HttpServer
+from .server import DEFAULT_IDLE_TIMEOUT_SECONDS, HttpServer
 from .shared_spark import AttachedSpark, SharedSpark
 from .tokens import TokenService
 from .unity_catalog import UnityCatalog
