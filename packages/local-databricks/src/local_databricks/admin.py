@@ -7,14 +7,14 @@ from typing import Any
 
 from .auth import PAT_USER, AuthStore
 from .calls import CallLog
-from .clusters import ClusterStore
+from .clusters import ClusterService
 from .errors import invalid
 from .faults import BehaviourQueue, FaultSpec, FaultStore
 from .jobs import JobService
 from .routing import Request, Router, check_dict, check_int, check_str
 from .runs import RunConfig
 from .scheduling import RunManager
-from .secrets_api import SecretStore
+from .secrets_api import SecretService
 
 PREFIX = r"/__local-databricks/"
 
@@ -32,8 +32,8 @@ class Admin:
         behaviours: BehaviourQueue,
         run_config: RunConfig,
         auth: AuthStore,
-        clusters: ClusterStore,
-        secrets: SecretStore,
+        clusters: ClusterService,
+        secrets: SecretService,
         call_log: CallLog,
         reset: Callable[[], None],
         url: Callable[[], str],

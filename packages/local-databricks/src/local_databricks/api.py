@@ -12,7 +12,7 @@ from typing import Any
 from .admin import Admin
 from .auth import PAT_USER, AuthStore
 from .calls import CallLog
-from .clusters import ClusterStore
+from .clusters import ClusterService
 from .dispatch import Dispatcher
 from .executor import install_shim
 from .faults import BehaviourQueue, FaultSpec, FaultStore
@@ -23,11 +23,11 @@ from .paths import Storage
 from .routing import Request, Router
 from .runs import SPARK_MODES, RunConfig
 from .scheduling import RunManager
-from .secrets_api import SecretStore
+from .secrets_api import SecretService
 from .server import DEFAULT_IDLE_TIMEOUT_SECONDS, HttpServer
 from .shared_spark import AttachedSpark, SharedSpark
 from .tokens import TokenService
-from .unity_catalog import UnityCatalog
+from .unity_catalog import UnityCatalogService
 from .util import WORKSPACE_ID, random_token
 from .workspace import WorkspaceService
 
@@ -87,13 +87,13 @@ class LocalDatabricks:
         self._given_spark = shared_spark
         for path in self._volumes:
             _check_volume_path(path)
-        self.unity_catalog: UnityCatalog | None = None
+        self.unity_catalog: UnityCatalogService | None = None
         self.auth = AuthStore(oauth_token_ttl_seconds)
         self.faults = FaultStore()
         self.behaviours = BehaviourQueue()
         self.call_log = CallLog()
-        self.clusters = ClusterStore(lambda: self.run_config.cluster_start_seconds)
-        self.secrets = SecretStore()
+        self.clusters = ClusterService(lambda: self.run_config.cluster_start_seconds)
+        self.secrets = SecretService()
         self.admin = Admin(
             self.faults,
             self.behaviours,
@@ -144,7 +144,7 @@ class LocalDatabricks:
         self._url = f"http://127.0.0.1:{self._server.port}"
         self.dispatcher.bind(self._url, self._server.port)
 
-        self.unity_catalog = UnityCatalog(self.storage, self.require_volumes)
+        self.unity_catalog = UnityCatalogService(self.storage, self.require_volumes)
         for path in self._volumes:
             self.unity_catalog.create_volume(path)
         self.files = FileService(self.storage, self.unity_catalog.check_volume_path)

@@ -10,16 +10,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from .auth import AuthStore
-from .clusters import ClusterStore
+from .clusters import ClusterService
 from .errors import TaskSetupError
 from .executor import TaskProcess, copy_if_changed, start_process, task_env
 from .paths import Storage
 from .runs import ClusterSlot, Run, RunConfig, TaskRun, stop_termination
-from .secrets_api import SECRET_REF_RE, SecretStore
+from .secrets_api import SECRET_REF_RE, SecretService
 from .tasks import collect_output, prepare_command
 from .util import now_ms, random_token
 
@@ -42,26 +43,17 @@ class RunControl(Protocol):
     task_running: Callable[[Run, TaskRun, TaskProcess], None]
 
 
+@dataclass
 class TaskRunner:
     """Runs task attempts as local processes, reporting every change to `control`."""
 
-    def __init__(
-        self,
-        control: RunControl,
-        config: RunConfig,
-        storage: Storage,
-        clusters: ClusterStore,
-        secrets: SecretStore,
-        host: str,
-        auth: AuthStore | None = None,
-    ) -> None:
-        self.control = control
-        self.config = config
-        self.storage = storage
-        self.clusters = clusters
-        self.secrets = secrets
-        self.host = host
-        self.auth = auth
+    control: RunControl
+    config: RunConfig
+    storage: Storage
+    clusters: ClusterService
+    secrets: SecretService
+    host: str
+    auth: AuthStore | None = None
 
     def run_task(self, run: Run, task: TaskRun) -> None:
         """A task worker thread: prepare, start and watch one attempt, then record its end."""

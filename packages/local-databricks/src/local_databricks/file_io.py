@@ -7,19 +7,35 @@ import contextlib
 import email.parser
 import email.policy
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import ApiError, already_exists, invalid
 
 
 def write_atomic(target: Path, data: bytes) -> None:
     """Write `data` to `target` through a temp file, so readers never see half a file."""
+    _write_through_temp(target, lambda handle: handle.write(data))
+
+
+def move_atomic(source: Path, target: Path) -> None:
+    """Move the file `source` to `target` at once (through a temp copy across file systems)."""
+    try:
+        os.replace(source, target)
+    except OSError:
+        with source.open("rb") as data:
+            _write_through_temp(target, lambda handle: shutil.copyfileobj(data, handle, 1 << 20))
+
+
+def _write_through_temp(target: Path, write: Callable[[BinaryIO], object]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ld-tmp-")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from .dbfs import ONE_MB, DbfsService
 from .errors import ApiError, invalid
-from .file_io import mtime_ms, write_atomic
+from .file_io import move_atomic, mtime_ms, write_atomic
 from .paths import Storage
 from .routing import Request, Response, Router, check_int, check_str
 from .util import to_bool, to_int
@@ -350,19 +350,8 @@ def _install(req: Request, target: Path) -> None:
     """Put a request's body at `target` atomically: the spooled upload file is moved there."""
     if req.body_file is None:
         write_atomic(target, req.body)
-        return
-    try:
-        os.replace(req.body_file, target)
-    except OSError:  # the spool is on another file system
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ld-tmp-")
-        os.close(fd)
-        try:
-            shutil.copyfile(req.body_file, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+    else:
+        move_atomic(req.body_file, target)
 
 
 def _dir_not_found(canonical: str) -> ApiError:

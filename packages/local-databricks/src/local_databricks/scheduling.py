@@ -11,14 +11,14 @@ import time
 
 from . import run_format
 from .auth import AuthStore
-from .clusters import ClusterStore
+from .clusters import ClusterService
 from .errors import ApiError
 from .execution import TaskRunner, should_retry
 from .executor import TaskProcess
 from .paths import Storage
 from .run_format import state_json, status_json
 from .runs import FAILED_RESULTS, TERMINAL, Run, RunConfig, TaskRun, stop_termination
-from .secrets_api import SecretStore
+from .secrets_api import SecretService
 from .util import now_ms
 
 
@@ -29,8 +29,8 @@ class RunManager:
         self,
         config: RunConfig,
         storage: Storage,
-        clusters: ClusterStore,
-        secrets: SecretStore,
+        clusters: ClusterService,
+        secrets: SecretService,
         host: str,
         auth: AuthStore | None = None,
     ) -> None:
