@@ -41,7 +41,8 @@ MIN_SUBSTRING_SECRET = 8
 
 
 def redact(record: Any, known: Iterable[str] = ()) -> Any:
-    """A copy of `record` without secrets: values of SECRET_KEYS, and any known secret value."""
+    """A copy of `record` without secrets (values of SECRET_KEYS, any known secret value), and
+    with each string longer than MAX_LOGGED_STRING replaced by its length."""
     values = sorted({v for v in known if v}, key=len, reverse=True)
     return _redact(record, values)
 
@@ -57,6 +58,8 @@ def _redact(value: Any, known: list[str]) -> Any:
         return out
     if isinstance(value, list):
         return [_redact(item, known) for item in value]
+    if isinstance(value, str) and len(value) > MAX_LOGGED_STRING:
+        return f"[{len(value)} characters, not logged]"
     if isinstance(value, str) and known:
         for secret in known:
             if value == secret:
@@ -64,17 +67,6 @@ def _redact(value: Any, known: list[str]) -> Any:
             if len(secret) >= MIN_SUBSTRING_SECRET and secret in value:
                 value = value.replace(secret, REDACTED)
         return value
-    return value
-
-
-def summarize(value: Any) -> Any:
-    """`value` with each string longer than MAX_LOGGED_STRING replaced by its length."""
-    if isinstance(value, dict):
-        return {key: summarize(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [summarize(item) for item in value]
-    if isinstance(value, str) and len(value) > MAX_LOGGED_STRING:
-        return f"[{len(value)} characters, not logged]"
     return value
 
 
@@ -89,13 +81,13 @@ class CallLog:
 
     def add(self, record: dict) -> None:
         """Append one record (redacted again here, so no caller can store a secret key's value)."""
-        record = redact(summarize(record))
-        size = len(json.dumps(record, default=str))
+        record = redact(record)
+        size = _size(record)
         if size > MAX_LOG_BYTES // 16:
             body = record.pop("body", None)
             if body is not None:
                 record["body_bytes"] = len(json.dumps(body, default=str))
-            size = len(json.dumps(record, default=str))
+            size = _size(record)
         with self._lock:
             self._calls.append((record, size))
             self._bytes += size
@@ -112,3 +104,11 @@ class CallLog:
         with self._lock:
             self._calls.clear()
             self._bytes = 0
+
+
+def _size(record: dict) -> int:
+    """About the bytes a record takes: a fixed part, its path, query and body (as JSON)."""
+    size = 512 + len(str(record.get("path", ""))) + len(str(record.get("query", "")))
+    if "body" in record:
+        size += len(json.dumps(record["body"], default=str))
+    return size

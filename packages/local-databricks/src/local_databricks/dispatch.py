@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .auth import AuthStore
-from .calls import CallLog, redact, summarize
+from .calls import CallLog, redact
 from .errors import ApiError
 from .faults import FaultStore
 from .routing import Request, Response, Route, Router
@@ -218,7 +218,7 @@ class Dispatcher:
         ctype = req.headers.get("Content-Type", "")
         if req.body and "json" in ctype:
             try:
-                record["body"] = summarize(json.loads(req.body))
+                record["body"] = json.loads(req.body)
             except (ValueError, RecursionError):
                 record["body_bytes"] = len(req.body)
         elif req.body_size:

@@ -26,6 +26,9 @@ DEFAULT_IDLE_TIMEOUT_SECONDS = 30.0
 # base64-encoded.
 MAX_JSON_BODY_BYTES = 16 * 1024 * 1024
 MAX_BODY_BYTES = 2 * 1024 * 1024 * 1024
+# An upload route's body goes to a spool file when it is chunked or larger than this; a smaller
+# one is read into memory (cheaper for the many small uploads of a test suite).
+SPOOL_OVER_BYTES = 1024 * 1024
 # Chunked framing: a chunk-size (or trailer) line and the number of trailer lines are bounded.
 MAX_CHUNK_LINE = 1024
 MAX_TRAILER_LINES = 64
@@ -153,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
                     pass  # drained for keep-alive, not kept
                 self._send(pending.response)
                 return
-            if pending.stream:
+            if pending.stream and (length is None or length > SPOOL_OVER_BYTES):
                 spool = self._spool(length)
             else:
                 body = b"".join(self._pieces(length, MAX_JSON_BODY_BYTES))
