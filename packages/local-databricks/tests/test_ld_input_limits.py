@@ -320,3 +320,37 @@ def test_a_volume_is_not_a_file(local_databricks):
     assert status == 409
     assert "/Volumes/c/s/v/f" in body["message"]
     assert str(local_databricks.storage.root) not in body["message"]
+
+
+def test_multipart_parts_spooled_or_in_memory(local_databricks):
+    import hashlib
+
+    path = "/Volumes/main/s/v/parts2.bin"
+    _, _, started = raw(
+        local_databricks, "POST", f"/api/2.0/fs/files{path}?action=initiate-upload", b""
+    )
+    token = started["multipart_upload"]["session_token"]
+    _, _, urls = raw(
+        local_databricks,
+        "POST",
+        "/api/2.0/fs/create-upload-part-urls",
+        {"path": path, "session_token": token, "start_part_number": 1, "count": 2},
+    )
+    parts = [bytes(range(256)) * 8192, b"tail"]  # 2 MiB (spooled to disk), 4 bytes (in memory)
+    etags = []
+    for url, data in zip(urls["upload_part_urls"], parts, strict=True):
+        response = requests.put(url["url"], data=data, timeout=10)
+        assert response.status_code == 200
+        assert response.headers["ETag"] == '"' + hashlib.md5(data).hexdigest() + '"'
+        etags.append(response.headers["ETag"])
+    status, _, _ = raw(
+        local_databricks,
+        "POST",
+        f"/api/2.0/fs/files{path}?action=complete-upload&upload_type=multipart"
+        f"&session_token={token}",
+        {"parts": [{"part_number": n, "etag": e} for n, e in enumerate(etags, 1)]},
+    )
+    assert status == 200
+    stored = local_databricks.storage.volumes.joinpath("main/s/v/parts2.bin").read_bytes()
+    assert stored == b"".join(parts)
+    assert not any(local_databricks.storage.root.joinpath("spool").iterdir())
