@@ -6,8 +6,8 @@ needs dagster and dagster-databricks (run it with a generated project's interpre
 benchmarks/bench.py does) and prints one JSON line. A Pipes asset whose remote script only reports
 a materialization runs through upstream's `PipesDatabricksClient` with the test intervals
 (`poll_interval_seconds=0.2`, a volumes message reader with `interval=0.2` and
-`include_stdio_in_messages=False`, Dagster's reader waits shortened as
-`local_databricks.project.use_fast_reader` does). Each figure is a median:
+`include_stdio_in_messages=False`, Dagster's reader waits shortened: `FAST_READER`). Each
+figure is a median:
 
 - `trivial_run_s`: `dg.materialize` of that asset, end to end;
 - `subprocess_run_s`: the same script through Dagster's `PipesSubprocessClient` (the floor:
@@ -50,6 +50,9 @@ with open_dagster_pipes(
 ) as pipes:
     pipes.report_asset_materialization(metadata={"rows": 1})
 """
+# Upstream's message readers wait on these (seconds, in dagster._core.pipes.utils) between reads
+# and after the run; shortened here as for the other test intervals.
+FAST_READER = {"DEFAULT_SLEEP_INTERVAL": 0.2, "WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL": 1}
 SUBPROCESS_TRIVIAL = """
 from dagster_pipes import open_dagster_pipes
 with open_dagster_pipes() as pipes:
@@ -64,6 +67,7 @@ def _median(samples: list[float]) -> float:
 def measure(repeat: int = 5) -> dict[str, float]:
     """The figures above, each the median of `repeat` runs after one warm-up run."""
     import dagster as dg
+    import dagster._core.pipes.utils as pipes_utils
     from dagster_databricks import PipesDatabricksClient
     from dagster_databricks.pipes import (
         PipesUnityCatalogVolumesContextInjector,
@@ -73,9 +77,8 @@ def measure(repeat: int = 5) -> dict[str, float]:
     from databricks.sdk.core import Config
     from databricks.sdk.service import jobs
 
-    from local_databricks.project import use_fast_reader
-
-    use_fast_reader()
+    for name, value in FAST_READER.items():
+        setattr(pipes_utils, name, value)
     samples: dict[str, list[float]] = {
         k: []
         for k in (

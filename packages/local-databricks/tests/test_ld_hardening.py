@@ -20,9 +20,10 @@ from databricks.sdk.service import jobs
 from ld_helpers import make_client, raw
 
 from local_databricks import LocalDatabricks
+from local_databricks.dispatch import Dispatcher
 from local_databricks.proxy import ForwardingProxy
 from local_databricks.routing import Router
-from local_databricks.server import Dispatcher, HttpServer
+from local_databricks.server import HttpServer
 
 
 def _send(server, method: str, path: str, headers: dict, body: bytes | None = None):
@@ -514,8 +515,10 @@ def test_idle_connection_is_dropped(tmp_path):
     with LocalDatabricks(root=tmp_path / "r", idle_timeout_seconds=1) as ld:
         before = threading.active_count()
         client = socket.create_connection(("127.0.0.1", _port(ld)), timeout=15)
+        # authenticated, so the server waits for the body it announces (then gives up)
         client.sendall(
             f"POST /api/2.0/dbfs/put HTTP/1.1\r\nHost: 127.0.0.1:{_port(ld)}\r\n"
+            f"Authorization: Bearer {ld.token}\r\n"
             "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n".encode()
         )
         started = time.monotonic()

@@ -71,6 +71,25 @@ def test_workspace_client_without_arguments_in_a_notebook(local_databricks, w):
     assert output.notebook_output.result == "local.user@example.com s3cr3t"
 
 
+def test_a_notebook_imports_a_workspace_file_beside_it(local_databricks, w):
+    # As on Databricks (DBR 13+): the notebook's folder is on sys.path, so a helper module
+    # uploaded next to it (the way brickpipes ships brickpipes_remote) is importable.
+    write_file(
+        local_databricks, "/Workspace/Shared/nb_dir/ldhelper_beside.py", "VALUE = 'beside'\n"
+    )
+    source = (
+        "# Databricks notebook source\n"
+        "import ldhelper_beside\n"
+        "# COMMAND ----------\n"
+        "dbutils.notebook.exit(ldhelper_beside.VALUE)\n"
+    )
+    write_file(local_databricks, "/Workspace/Shared/nb_dir/imports.py", source)
+    run = _submit(w, {"notebook_task": {"notebook_path": "/Shared/nb_dir/imports"}})
+    output = w.jobs.get_run_output(run.tasks[0].run_id)
+    assert run.state.result_state == jobs.RunResultState.SUCCESS, output.error_trace
+    assert output.notebook_output.result == "beside"
+
+
 def _wheel(directory) -> str:
     """A minimal pure-Python wheel (no build backend needed, installable offline)."""
     path = directory / "ldprobe_pkg-0.1-py3-none-any.whl"

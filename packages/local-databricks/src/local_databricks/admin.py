@@ -2,46 +2,73 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from .auth import PAT_USER, AuthStore
+from .calls import CallLog
+from .clusters import ClusterService
 from .errors import invalid
-from .routing import Request, Router, check_dict, check_int, check_str, check_str_map
-
-if TYPE_CHECKING:
-    from .api import LocalDatabricks
+from .faults import BehaviourQueue, FaultSpec, FaultStore
+from .jobs import JobService
+from .routing import Request, Router, check_dict, check_int, check_str
+from .runs import RunConfig
+from .scheduling import RunManager
+from .secrets_api import SecretService
 
 PREFIX = r"/__local-databricks/"
 
 
 class Admin:
-    """One implementation of every admin action; `register` exposes them over HTTP."""
+    """One implementation of every admin action; `register` exposes them over HTTP.
 
-    def __init__(self, app: LocalDatabricks) -> None:
-        self.app = app
+    It is given the stores it acts on; the run engine and the jobs service, which exist only
+    while the server runs, come with `serve`. `reset` and `url` are the server's.
+    """
+
+    def __init__(
+        self,
+        faults: FaultStore,
+        behaviours: BehaviourQueue,
+        run_config: RunConfig,
+        auth: AuthStore,
+        clusters: ClusterService,
+        secrets: SecretService,
+        call_log: CallLog,
+        reset: Callable[[], None],
+        url: Callable[[], str],
+    ) -> None:
+        self.faults = faults
+        self.behaviours = behaviours
+        self.run_config = run_config
+        self.auth = auth
+        self.clusters = clusters
+        self.secrets = secrets
+        self.call_log = call_log
+        self.reset = reset
+        self.url = url
+        self.jobs: JobService | None = None
+        self.manager: RunManager | None = None
+
+    def serve(self, jobs: JobService, manager: RunManager) -> None:
+        """The jobs service and run engine of the started server."""
+        self.jobs = jobs
+        self.manager = manager
+
+    def _running(self) -> tuple[JobService, RunManager]:
+        if self.jobs is None or self.manager is None:
+            raise RuntimeError("The server is not running: call start() first.")
+        return self.jobs, self.manager
 
     # ---- actions -------------------------------------------------------------------------------
 
-    def inject_fault(
-        self,
-        method: str,
-        path_regex: str,
-        status: int | None,
-        times: int = 1,
-        skip: int = 0,
-        error_code: str | None = None,
-        message: str | None = None,
-        headers: dict[str, str] | None = None,
-        delay_seconds: float = 0,
-    ) -> dict:
+    def inject_fault(self, spec: FaultSpec) -> dict:
         """Add an HTTP fault rule; returns its description (with fault_id)."""
-        rule = self.app.faults.add(
-            method, path_regex, status, times, skip, error_code, message, headers, delay_seconds
-        )
-        return rule.to_json()
+        return self.faults.add(spec).to_json()
 
     def clear_faults(self) -> None:
         """Remove all fault rules."""
-        self.app.faults.clear()
+        self.faults.clear()
 
     def set_run_behaviour(
         self,
@@ -51,19 +78,19 @@ class Admin:
         message: str | None = None,
     ) -> None:
         """Force the behaviour of the next `times` submitted / run-now runs."""
-        self.app.behaviours.add(pending_seconds, result, times, message)
+        self.behaviours.add(pending_seconds, result, times, message)
 
     def set_cluster_start_seconds(self, seconds: float, serverless: float | None = None) -> None:
         """Change the simulated cluster (and optionally serverless) start delay."""
         if float(seconds) < 0:
             raise invalid("seconds must not be negative.")
-        self.app.run_config.cluster_start_seconds = float(seconds)
+        self.run_config.cluster_start_seconds = float(seconds)
         if serverless is not None:
-            self.app.run_config.serverless_start_seconds = float(serverless)
+            self.run_config.serverless_start_seconds = float(serverless)
 
     def revoke_tokens(self) -> None:
         """Invalidate every current PAT and OAuth token."""
-        self.app.auth.revoke_tokens()
+        self.auth.revoke_tokens()
 
     def register_tokens(
         self,
@@ -74,61 +101,60 @@ class Admin:
     ) -> None:
         """Accept an extra PAT and/or OAuth client (with an optional token lifetime)."""
         if pat:
-            self.app.auth.add_pat(pat)
+            self.auth.add_pat(pat)
         if client_id:
             if not client_secret:
                 raise invalid("client_secret is required with client_id.")
-            self.app.auth.add_client(client_id, client_secret, expires_in)
+            self.auth.add_client(client_id, client_secret, expires_in)
         if not pat and not client_id:
             raise invalid("Give a pat, or a client_id and client_secret.")
 
     def add_cluster(self, cluster_id: str | None = None, **fields: Any) -> dict:
         """Seed an all-purpose cluster (RUNNING by default); returns its details."""
-        return self.app.clusters.add(cluster_id, **fields)
+        return self.clusters.add(cluster_id, **fields)
 
     def put_secret(self, scope: str, key: str, value: str) -> None:
         """Store a secret (the scope is created when missing)."""
-        self.app.secrets.put_secret(scope, key, value)
+        self.secrets.put_secret(scope, key, value)
 
     def create_job(self, settings: dict) -> int:
         """Create a job as the PAT user; returns the job id."""
-        from .auth import PAT_USER
-
-        return self.app.jobs.create_job(settings, PAT_USER)
+        return self._running()[0].create_job(settings, PAT_USER)
 
     def calls(self) -> list[dict]:
         """The call log."""
-        return self.app.call_log.list()
+        return self.call_log.list()
 
     def clear_calls(self) -> None:
         """Empty the call log."""
-        self.app.call_log.clear()
+        self.call_log.clear()
 
     def runs(self) -> list[dict]:
         """Every run as runs/get returns it, newest first."""
-        manager = self.app.manager
+        manager = self._running()[1]
         return [manager.render(run) for run in manager.all_runs()]
 
     def get_run(self, run_id: int) -> dict:
         """One run (parent or task run id) as runs/get returns it."""
-        found = self.app.manager.find(check_int(run_id, "run_id", required=True))
+        manager = self._running()[1]
+        found = manager.find(check_int(run_id, "run_id", required=True))
         if found is None:
             raise invalid(f"Run {run_id} does not exist.")
         run, task = found
         if task is not None:
-            return self.app.manager.render_task_run(run, task)
-        return self.app.manager.render(run)
+            return manager.render_task_run(run, task)
+        return manager.render(run)
 
     def health(self) -> dict:
         """Readiness probe."""
-        return {"status": "ok", "url": self.app.url}
+        return {"status": "ok", "url": self.url()}
 
     # ---- HTTP ----------------------------------------------------------------------------------
 
     def register(self, router: Router) -> None:
         """Expose the actions under /__local-databricks/ (admin token, not logged, no faults)."""
         router.add("POST", PREFIX + "faults", self._faults)
-        router.add("GET", PREFIX + "faults", lambda req: {"faults": self.app.faults.list()})
+        router.add("GET", PREFIX + "faults", lambda req: {"faults": self.faults.list()})
         router.add("POST", PREFIX + "faults/clear", lambda req: self.clear_faults() or {})
         router.add("POST", PREFIX + "run-behaviour", self._run_behaviour)
         router.add("POST", PREFIX + "cluster-start-seconds", self._cluster_start)
@@ -141,25 +167,11 @@ class Admin:
         router.add("POST", PREFIX + "calls/clear", lambda req: self.clear_calls() or {})
         router.add("GET", PREFIX + "runs", lambda req: {"runs": self.runs()})
         router.add("GET", PREFIX + r"runs/(\d+)", lambda req: self.get_run(int(req.group(1))))
-        router.add("POST", PREFIX + "reset", lambda req: self.app.reset() or {})
+        router.add("POST", PREFIX + "reset", lambda req: self.reset() or {})
         router.add("GET", PREFIX + "health", lambda req: self.health())
 
     def _faults(self, req: Request) -> dict:
-        body = req.json()
-        path_regex = check_str(body.get("path_regex", body.get("path")), "path_regex")
-        if not path_regex:
-            raise invalid("path_regex is required.")
-        return self.inject_fault(
-            method=req.str_param("method", "*") or "*",
-            path_regex=path_regex,
-            status=req.int_param("status"),
-            times=req.int_param("times", 1),
-            skip=req.int_param("skip", 0),
-            error_code=req.str_param("error_code"),
-            message=req.str_param("message"),
-            headers=check_str_map(body.get("headers"), "headers"),
-            delay_seconds=req.float_param("delay_seconds", 0.0),
-        )
+        return self.inject_fault(FaultSpec.from_json(req.json()))
 
     def _run_behaviour(self, req: Request) -> dict:
         self.set_run_behaviour(

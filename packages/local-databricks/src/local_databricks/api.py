@@ -12,10 +12,11 @@ from typing import Any
 from .admin import Admin
 from .auth import PAT_USER, AuthStore
 from .calls import CallLog
-from .clusters import NODE_TYPE_IDS, ClusterStore
+from .clusters import NODE_TYPE_IDS, ClusterService
 from .command_execution import CommandExecutionService
+from .dispatch import Dispatcher
 from .executor import install_shim
-from .faults import BehaviourQueue, FaultStore
+from .faults import BehaviourQueue, FaultSpec, FaultStore
 from .files import FileService
 from .identity import IdentityService
 from .instance_pools import InstancePoolService
@@ -23,13 +24,14 @@ from .jobs import JobService
 from .paths import Storage
 from .routing import Request, Router
 from .run_export import RunExportService
-from .runs import SPARK_MODES, RunConfig, RunManager
+from .runs import SPARK_MODES, RunConfig
+from .scheduling import RunManager
 from .scim import ScimService
-from .secrets_api import SecretStore
-from .server import DEFAULT_IDLE_TIMEOUT_SECONDS, Dispatcher, HttpServer
+from .secrets_api import SecretService
+from .server import DEFAULT_IDLE_TIMEOUT_SECONDS, HttpServer
 from .shared_spark import AttachedSpark, SharedSpark
 from .tokens import TokenService
-from .unity_catalog import UnityCatalog
+from .unity_catalog import UnityCatalogService
 from .util import WORKSPACE_ID, random_token
 from .workspace import WorkspaceService
 from .workspace_conf import WorkspaceConfService
@@ -90,17 +92,27 @@ class LocalDatabricks:
         self._given_spark = shared_spark
         for path in self._volumes:
             _check_volume_path(path)
-        self.unity_catalog: UnityCatalog | None = None
+        self.unity_catalog: UnityCatalogService | None = None
         self.auth = AuthStore(oauth_token_ttl_seconds)
         self.faults = FaultStore()
         self.behaviours = BehaviourQueue()
         self.call_log = CallLog()
-        self.clusters = ClusterStore(lambda: self.run_config.cluster_start_seconds)
-        self.secrets = SecretStore()
+        self.clusters = ClusterService(lambda: self.run_config.cluster_start_seconds)
+        self.secrets = SecretService()
         self.instance_pools = InstancePoolService(NODE_TYPE_IDS, self.clusters.pool_usage)
         self.clusters.pools = self.instance_pools
         self.workspace_conf = WorkspaceConfService()
-        self.admin = Admin(self)
+        self.admin = Admin(
+            self.faults,
+            self.behaviours,
+            self.run_config,
+            self.auth,
+            self.clusters,
+            self.secrets,
+            self.call_log,
+            reset=self.reset,
+            url=lambda: self.url,
+        )
         self._verbose = verbose
         self._root: Path | None = None
         self._owns_root = False
@@ -134,12 +146,13 @@ class LocalDatabricks:
             self._verbose,
             admin_token=self.admin_token,
             known_secrets=self._known_secrets,
+            spool_dir=self.storage.root / "spool",
         )
         self._server = HttpServer(self.dispatcher, self._port_arg, self._idle_timeout)
         self._url = f"http://127.0.0.1:{self._server.port}"
         self.dispatcher.bind(self._url, self._server.port)
 
-        self.unity_catalog = UnityCatalog(self.storage, self.require_volumes)
+        self.unity_catalog = UnityCatalogService(self.storage, self.require_volumes)
         for path in self._volumes:
             self.unity_catalog.create_volume(path)
         self.files = FileService(self.storage, self.unity_catalog.check_volume_path)
@@ -149,6 +162,7 @@ class LocalDatabricks:
             self.run_config, self.storage, self.clusters, self.secrets, self._url, self.auth
         )
         self.jobs = JobService(self.manager, self.behaviours)
+        self.admin.serve(self.jobs, self.manager)
         IdentityService(self.auth, self._url).register(router)
         self.tokens = TokenService(self.auth)
         self.commands = CommandExecutionService(
@@ -293,22 +307,12 @@ class LocalDatabricks:
 
     # ---- admin helpers (same implementation as the HTTP admin API) ------------------------------
 
-    def inject_fault(
-        self,
-        method: str,
-        path_regex: str,
-        status: int | None,
-        times: int = 1,
-        skip: int = 0,
-        error_code: str | None = None,
-        message: str | None = None,
-        headers: dict[str, str] | None = None,
-        delay_seconds: float = 0,
-    ) -> dict:
-        """Answer the next `times` requests matching method + path regex with `status`."""
-        return self.admin.inject_fault(
-            method, path_regex, status, times, skip, error_code, message, headers, delay_seconds
-        )
+    def inject_fault(self, *args: Any, **kwargs: Any) -> dict:
+        """Answer the next `times` requests matching method + path regex with `status`.
+
+        The arguments are `FaultSpec`'s fields (see there), by position or by name.
+        """
+        return self.admin.inject_fault(FaultSpec(*args, **kwargs))
 
     def clear_faults(self) -> None:
         """Remove all fault rules."""

@@ -102,7 +102,10 @@ class AuthStore:
             )
         with self._lock:
             known = self._clients.get(client_id)
-            if known is None or not secrets.compare_digest(known[0], client_secret or ""):
+            # bytes, so a non-ASCII secret is compared (and refused) rather than a TypeError
+            given = (client_secret or "").encode("utf-8", "surrogatepass")
+            expected = known[0].encode("utf-8", "surrogatepass") if known else b""
+            if known is None or not secrets.compare_digest(expected, given):
                 raise OAuthError(401, "invalid_client", "Client authentication failed.")
             ttl = known[1] if known[1] is not None else self.token_ttl_seconds
             token = "local-oauth-" + secrets.token_hex(24)

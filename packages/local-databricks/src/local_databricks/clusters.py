@@ -97,7 +97,7 @@ def new_cluster_id() -> str:
     return time.strftime("%m%d-%H%M%S-") + suffix
 
 
-class ClusterStore:
+class ClusterService:
     """All clusters the workspace knows: all-purpose ones (with a lifecycle) and job clusters."""
 
     def __init__(self, start_seconds: Callable[[], float] = lambda: 0.0) -> None:

@@ -21,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .auth import AuthStore
-from .clusters import ClusterStore
+from .clusters import ClusterService
 from .errors import ApiError, invalid
 from .executor import task_env
 from .paths import Storage
 from .routing import Request, Router, check_str
 from .runtime_env import task_runtime
-from .secrets_api import SecretStore
+from .secrets_api import SecretService
 from .util import random_token
 
 LANGUAGES = ("python", "scala", "sql", "r")
@@ -68,12 +68,12 @@ class CommandExecutionService:
 
     def __init__(
         self,
-        clusters: ClusterStore,
+        clusters: ClusterService,
         auth: AuthStore,
         storage: Storage,
         python: Callable[[], str],
         host: str,
-        secrets_store: SecretStore,
+        secrets_store: SecretService,
     ) -> None:
         self.clusters = clusters
         self.auth = auth

@@ -56,3 +56,13 @@ def already_exists(
 ) -> ApiError:
     """RESOURCE_ALREADY_EXISTS (DBFS, workspace, secrets) or ALREADY_EXISTS (Files API, 409)."""
     return ApiError(status, code, message)
+
+
+class TaskSetupError(Exception):
+    """A task cannot start; `internal` selects INTERNAL_ERROR instead of FAILED."""
+
+    def __init__(self, message: str, internal: bool = False, code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.internal = internal
+        self.code = code

@@ -4,59 +4,75 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from .errors import ApiError, invalid
+from .routing import check_float, check_int, check_str, check_str_map
 
 RUN_RESULTS = ("FAILED", "INTERNAL_ERROR", "CRASH", "HANG")
 
 
 @dataclass
-class FaultRule:
-    """Answer matching requests with `status` (or only delay them when status is None)."""
+class FaultSpec:
+    """An HTTP fault rule's parameters, written once: `LocalDatabricks.inject_fault(...)` takes
+    them as arguments, the admin API's `POST faults` as JSON keys (`from_json`), and
+    `FaultStore.add` as this object.
 
-    fault_id: int
+    Answer matching requests with `status` (or only delay them when status is None); `times` < 0
+    never runs out; the first `skip` matching requests pass.
+    """
+
     method: str
     path_regex: str
-    status: int | None
-    times: int
-    skip: int
-    error_code: str | None
-    message: str | None
-    headers: dict[str, str]
-    delay_seconds: float
+    status: int | None = field(default=None, metadata={"check": check_int})
+    times: int = field(default=1, metadata={"check": check_int})
+    skip: int = field(default=0, metadata={"check": check_int})
+    error_code: str | None = field(default=None, metadata={"check": check_str})
+    message: str | None = field(default=None, metadata={"check": check_str})
+    headers: dict[str, str] | None = field(default=None, metadata={"check": check_str_map})
+    delay_seconds: float = field(default=0, metadata={"check": check_float})
+
+    @classmethod
+    def from_json(cls, body: dict) -> FaultSpec:
+        """The spec in an admin API body (`path` is accepted for `path_regex`); 400 naming a
+        wrong-typed field."""
+        path_regex = check_str(body.get("path_regex", body.get("path")), "path_regex")
+        if not path_regex:
+            raise invalid("path_regex is required.")
+        values: dict = {}
+        for spec_field in fields(cls)[2:]:
+            value = spec_field.metadata["check"](body.get(spec_field.name), spec_field.name)
+            if value is not None:
+                values[spec_field.name] = value
+        return cls(check_str(body.get("method"), "method") or "*", path_regex, **values)
+
+
+@dataclass
+class FaultRule:
+    """A registered fault rule and how often it matched (`seen`) and answered (`fired`)."""
+
+    fault_id: int
+    spec: FaultSpec
     seen: int = 0
     fired: int = 0
     _pattern: re.Pattern = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._pattern = re.compile(self.path_regex)
+        self._pattern = re.compile(self.spec.path_regex)
 
     def matches(self, method: str, path: str) -> bool:
         """True when this rule applies to the request line."""
-        if self.method not in ("*", "") and self.method != method.upper():
+        if self.spec.method not in ("*", "") and self.spec.method != method.upper():
             return False
         return self._pattern.search(path) is not None
 
     def exhausted(self) -> bool:
         """True once the rule fired `times` times (`times` < 0 never runs out)."""
-        return 0 <= self.times <= self.fired
+        return 0 <= self.spec.times <= self.fired
 
     def to_json(self) -> dict:
         """Describe the rule for the admin API."""
-        return {
-            "fault_id": self.fault_id,
-            "method": self.method,
-            "path_regex": self.path_regex,
-            "status": self.status,
-            "times": self.times,
-            "skip": self.skip,
-            "error_code": self.error_code,
-            "message": self.message,
-            "headers": self.headers,
-            "delay_seconds": self.delay_seconds,
-            "fired": self.fired,
-        }
+        return {"fault_id": self.fault_id, **asdict(self.spec), "fired": self.fired}
 
 
 @dataclass
@@ -75,40 +91,28 @@ class FaultStore:
         self._rules: list[FaultRule] = []
         self._next_id = 1
 
-    def add(
-        self,
-        method: str,
-        path_regex: str,
-        status: int | None,
-        times: int = 1,
-        skip: int = 0,
-        error_code: str | None = None,
-        message: str | None = None,
-        headers: dict[str, str] | None = None,
-        delay_seconds: float = 0,
-    ) -> FaultRule:
-        """Register a rule; validates arguments like an API would."""
+    def add(self, spec: FaultSpec) -> FaultRule:
+        """Register a rule; validates it like an API would."""
+        status = spec.status
         if status is not None and not 100 <= int(status) <= 599:
             raise invalid(f"Invalid status {status}.")
-        if status is None and not delay_seconds:
+        if status is None and not spec.delay_seconds:
             raise invalid("A fault needs a status, a delay_seconds, or both.")
         try:
-            re.compile(path_regex)
+            re.compile(spec.path_regex)
         except re.error as exc:
-            raise invalid(f"Invalid path_regex {path_regex!r}: {exc}") from exc
+            raise invalid(f"Invalid path_regex {spec.path_regex!r}: {exc}") from exc
+        normal = replace(
+            spec,
+            method=(spec.method or "*").upper(),
+            status=int(status) if status is not None else None,
+            times=int(spec.times),
+            skip=int(spec.skip),
+            headers=dict(spec.headers or {}),
+            delay_seconds=float(spec.delay_seconds or 0),
+        )
         with self._lock:
-            rule = FaultRule(
-                fault_id=self._next_id,
-                method=(method or "*").upper(),
-                path_regex=path_regex,
-                status=int(status) if status is not None else None,
-                times=int(times),
-                skip=int(skip),
-                error_code=error_code,
-                message=message,
-                headers=dict(headers or {}),
-                delay_seconds=float(delay_seconds or 0),
-            )
+            rule = FaultRule(self._next_id, normal)
             self._next_id += 1
             self._rules.append(rule)
             return rule
@@ -130,14 +134,14 @@ class FaultStore:
                 if rule.exhausted() or not rule.matches(method, path):
                     continue
                 rule.seen += 1
-                if rule.seen <= rule.skip:
+                if rule.seen <= rule.spec.skip:
                     continue
                 rule.fired += 1
-                return Fault(rule.delay_seconds, _error_for(rule))
+                return Fault(rule.spec.delay_seconds, _error_for(rule.spec))
         return None
 
 
-def _error_for(rule: FaultRule) -> ApiError | None:
+def _error_for(rule: FaultSpec) -> ApiError | None:
     if rule.status is None:
         return None
     headers = dict(rule.headers)

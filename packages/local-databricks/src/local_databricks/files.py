@@ -1,4 +1,5 @@
-"""DBFS (`/api/2.0/dbfs/*`) and the Unity Catalog Files API (`/api/2.0/fs/*`)."""
+"""The Unity Catalog Files API (`/api/2.0/fs/*`): files and directories in volumes, uploads
+streamed to disk, and FilesExt multipart uploads with signed part URLs. DBFS is `dbfs.py`'s."""
 
 from __future__ import annotations
 
@@ -12,296 +13,55 @@ import secrets
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from .errors import ApiError, already_exists, does_not_exist, invalid
+from .dbfs import ONE_MB, DbfsService
+from .errors import ApiError, invalid
+from .file_io import move_atomic, mtime_ms, write_atomic
 from .paths import Storage
-from .routing import Request, Response, Router, check_int
-from .util import b64decode, b64encode, to_bool, to_int
+from .routing import Request, Response, Router, check_int, check_str
+from .util import to_bool, to_int
 
-ONE_MB = 1024 * 1024
-DEFAULT_READ = 512 * 1024
-HANDLE_IDLE_SECONDS = 600
 LIST_PAGE_SIZE = 1000
 
 
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write `data` to `target` through a temp file, so readers never see half a file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".ld-tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def mtime_ms(path: Path) -> int:
-    """Modification time in epoch milliseconds."""
-    return path.stat().st_mtime_ns // 1_000_000
-
-
-def _ensure_parent_dirs(local: Path, base: Path, canonical: str) -> None:
-    """mkdir -p the parent of `local`, answering RESOURCE_ALREADY_EXISTS if a file is in the way."""
-    parent = local.parent
-    probe = parent
-    while probe != base and probe != probe.parent:
-        if probe.exists() and not probe.is_dir():
-            raise _exists(canonical)
-        probe = probe.parent
-    parent.mkdir(parents=True, exist_ok=True)
-
-
-@dataclass
-class _Handle:
-    path: str
-    local: Path
-    overwrite: bool
-    data: bytearray = field(default_factory=bytearray)
-    last_used: float = field(default_factory=time.monotonic)
-
-
 class FileService:
-    """Serves DBFS and Files API requests against the emulated storage."""
+    """Serves the Files API (and, through its DbfsService, DBFS) against the emulated storage."""
 
     def __init__(self, storage: Storage, volume_check: Callable[[str], None] | None = None) -> None:
         self.storage = storage
         self.volume_check = volume_check or (lambda canonical: None)
+        self.dbfs = DbfsService(storage)
         self._lock = threading.Lock()
-        self._handles: dict[int, _Handle] = {}
-        self._next_handle = 1
         self._uploads: dict[str, _Upload] = {}
         self._upload_key = secrets.token_bytes(32)
 
     def reset(self) -> None:
         """Drop open DBFS handles and multipart upload sessions."""
+        self.dbfs.reset()
         with self._lock:
-            self._handles.clear()
             self._uploads.clear()
         shutil.rmtree(self.storage.root / "uploads", ignore_errors=True)
 
     def register(self, router: Router) -> None:
         """Add the DBFS and Files API routes."""
-        dbfs = r"/api/2\.0/dbfs/"
-        router.add("POST", dbfs + "put", self.dbfs_put)
-        router.add("POST", dbfs + "create", self.dbfs_create)
-        router.add("POST", dbfs + "add-block", self.dbfs_add_block)
-        router.add("POST", dbfs + "close", self.dbfs_close)
-        router.add("GET", dbfs + "read", self.dbfs_read)
-        router.add("GET", dbfs + "get-status", self.dbfs_get_status)
-        router.add("GET", dbfs + "list", self.dbfs_list)
-        router.add("POST", dbfs + "mkdirs", self.dbfs_mkdirs)
-        router.add("POST", dbfs + "delete", self.dbfs_delete)
-        router.add("POST", dbfs + "move", self.dbfs_move)
-        router.add("PUT", r"/api/2\.0/fs/files(/.*)", self.fs_put_file)
+        self.dbfs.register(router)
+        router.add("PUT", r"/api/2\.0/fs/files(/.*)", self.fs_put_file, stream=True)
         router.add("POST", r"/api/2\.0/fs/files(/.*)", self.fs_post_file)
         router.add("POST", r"/api/2\.0/fs/create-upload-part-urls", self.fs_part_urls)
         router.add("POST", r"/api/2\.0/fs/create-abort-upload-url", self.fs_abort_url)
         # the "presigned" URLs: no workspace credential, a signature in the query instead
         parts = r"/api/2\.0/fs/upload-parts/([0-9a-f]{32})"
-        router.add("PUT", parts + r"/(\d{1,5})", self.fs_put_part, auth=False)
-        router.add("DELETE", parts, self.fs_abort, auth=False)
+        router.add("PUT", parts + r"/(\d{1,5})", self.fs_put_part, self._part_guard, stream=True)
+        router.add("DELETE", parts, self.fs_abort, self._abort_guard)
         router.add(["GET", "HEAD"], r"/api/2\.0/fs/files(/.*)", self.fs_get_file)
         router.add("DELETE", r"/api/2\.0/fs/files(/.*)", self.fs_delete_file)
         router.add("PUT", r"/api/2\.0/fs/directories(/.*)", self.fs_put_dir)
         router.add(["GET", "HEAD"], r"/api/2\.0/fs/directories(/.*)", self.fs_get_dir)
         router.add("DELETE", r"/api/2\.0/fs/directories(/.*)", self.fs_delete_dir)
-
-    # ---- DBFS -------------------------------------------------------------------------------
-
-    def _dbfs_write(self, path: str, data: bytes, overwrite: bool) -> None:
-        canonical, local = self.storage.dbfs_local(path)
-        if local.exists() and (local.is_dir() or not overwrite):
-            raise _exists(canonical)
-        _ensure_parent_dirs(local, self.storage.dbfs, canonical)
-        write_atomic(local, data)
-
-    def dbfs_put(self, req: Request) -> dict:
-        """POST dbfs/put: JSON with base64 `contents`, or multipart with a `contents` file part."""
-        ctype = req.headers.get("Content-Type", "")
-        if ctype.startswith("multipart/form-data"):
-            fields = parse_multipart(ctype, req.body)
-            path = form_text(fields, "path")
-            data = fields.get("contents", b"")
-            overwrite = to_bool(form_text(fields, "overwrite") or "false", "overwrite")
-        else:
-            body = req.json()
-            path = body.get("path")
-            data = b64decode(body.get("contents"), "contents")
-            overwrite = req.bool_param("overwrite")
-        if len(data) > ONE_MB:
-            raise ApiError(
-                400,
-                "MAX_BLOCK_SIZE_EXCEEDED",
-                f"The contents exceed the maximum of {ONE_MB} bytes; use create/add-block/close.",
-            )
-        self._dbfs_write(path, data, overwrite)
-        return {}
-
-    def dbfs_create(self, req: Request) -> dict:
-        """POST dbfs/create: open a streaming upload handle."""
-        body = req.json()
-        canonical, local = self.storage.dbfs_local(body.get("path"))
-        overwrite = to_bool(body.get("overwrite", False))
-        if local.exists() and (local.is_dir() or not overwrite):
-            raise _exists(canonical)
-        with self._lock:
-            self._expire_handles()
-            handle = self._next_handle
-            self._next_handle += 1
-            self._handles[handle] = _Handle(canonical, local, overwrite)
-        return {"handle": handle}
-
-    def _expire_handles(self) -> None:
-        deadline = time.monotonic() - HANDLE_IDLE_SECONDS
-        for key in [k for k, h in self._handles.items() if h.last_used < deadline]:
-            del self._handles[key]
-
-    def _handle(self, value) -> _Handle:
-        handle_id = to_int(value, "handle")
-        with self._lock:
-            self._expire_handles()
-            handle = self._handles.get(handle_id) if handle_id is not None else None
-            if handle is None:
-                raise does_not_exist(f"Handle {value} does not exist.", status=400)
-            handle.last_used = time.monotonic()
-            return handle
-
-    def dbfs_add_block(self, req: Request) -> dict:
-        """POST dbfs/add-block: append base64 `data` (at most 1 MB) to a handle."""
-        body = req.json()
-        handle = self._handle(body.get("handle"))
-        data = b64decode(body.get("data"), "data")
-        if len(data) > ONE_MB:
-            raise ApiError(
-                400, "MAX_BLOCK_SIZE_EXCEEDED", f"The block exceeds the maximum of {ONE_MB} bytes."
-            )
-        with self._lock:
-            handle.data.extend(data)
-        return {}
-
-    def dbfs_close(self, req: Request) -> dict:
-        """POST dbfs/close: commit a handle's data to its path."""
-        body = req.json()
-        handle = self._handle(body.get("handle"))
-        with self._lock:
-            self._handles.pop(to_int(body.get("handle"), "handle"), None)
-        self._dbfs_write(handle.path, bytes(handle.data), overwrite=True)
-        return {}
-
-    def _dbfs_existing(self, path) -> tuple[str, Path]:
-        canonical, local = self.storage.dbfs_local(path)
-        if not local.exists():
-            raise does_not_exist(f"No file or directory exists on path {canonical}.")
-        return canonical, local
-
-    def dbfs_read(self, req: Request) -> dict:
-        """GET dbfs/read: base64 slice; default length 0.5 MB, maximum 1 MB."""
-        offset = req.int_param("offset", 0)
-        length = req.int_param("length", DEFAULT_READ)
-        canonical, local = self._dbfs_existing(req.query.get("path"))
-        if offset < 0 or length < 0:
-            raise invalid("Offset and length must be non-negative.")
-        if length > ONE_MB:
-            raise ApiError(
-                400,
-                "MAX_READ_SIZE_EXCEEDED",
-                f"Cannot read more than {ONE_MB} bytes at once (requested {length}).",
-            )
-        if local.is_dir():
-            raise invalid(f"Cannot read a directory: {canonical}")
-        with local.open("rb") as handle:
-            handle.seek(offset)
-            data = handle.read(length)
-        result: dict = {"bytes_read": len(data)}
-        if data:
-            result["data"] = b64encode(data)
-        return result
-
-    def _file_info(self, canonical: str, local: Path) -> dict:
-        stat = local.stat()
-        is_dir = local.is_dir()
-        return {
-            "path": canonical,
-            "is_dir": is_dir,
-            "file_size": 0 if is_dir else stat.st_size,
-            "modification_time": stat.st_mtime_ns // 1_000_000,
-        }
-
-    def dbfs_get_status(self, req: Request) -> dict:
-        """GET dbfs/get-status: FileInfo of a path."""
-        canonical, local = self._dbfs_existing(req.query.get("path"))
-        return self._file_info(canonical, local)
-
-    def dbfs_list(self, req: Request) -> dict:
-        """GET dbfs/list: FileInfo of each child (a file lists itself)."""
-        canonical, local = self._dbfs_existing(req.query.get("path"))
-        if not local.is_dir():
-            return {"files": [self._file_info(canonical, local)]}
-        base = canonical.rstrip("/")
-        files = []
-        for child in sorted(local.iterdir()):
-            if child.name.startswith(".ld-tmp-"):
-                continue
-            files.append(self._file_info(f"{base}/{child.name}", child))
-        return {"files": files} if files else {}
-
-    def dbfs_mkdirs(self, req: Request) -> dict:
-        """POST dbfs/mkdirs: mkdir -p."""
-        canonical, local = self.storage.dbfs_local(req.json().get("path"))
-        probe = local
-        while probe != self.storage.dbfs and probe != probe.parent:
-            if probe.exists() and not probe.is_dir():
-                raise already_exists(
-                    f"A file or directory already exists at the input path {canonical}."
-                )
-            probe = probe.parent
-        local.mkdir(parents=True, exist_ok=True)
-        return {}
-
-    def dbfs_delete(self, req: Request) -> dict:
-        """POST dbfs/delete: remove a file or (recursively) a directory; missing is fine."""
-        body = req.json()
-        canonical, local = self.storage.dbfs_local(body.get("path"))
-        recursive = to_bool(body.get("recursive", False))
-        if not local.exists():
-            return {}
-        if local.is_dir():
-            if local == self.storage.dbfs:
-                raise invalid("Cannot delete the DBFS root.")
-            if any(local.iterdir()):
-                if not recursive:
-                    raise ApiError(
-                        400,
-                        "IO_ERROR",
-                        f"Directory {canonical} is not empty; use recursive=true to delete it.",
-                    )
-                shutil.rmtree(local, ignore_errors=True)
-            else:
-                local.rmdir()
-        else:
-            local.unlink()
-        return {}
-
-    def dbfs_move(self, req: Request) -> dict:
-        """POST dbfs/move: rename a file or directory."""
-        body = req.json()
-        _, source = self._dbfs_existing(body.get("source_path"))
-        target_canonical, target = self.storage.dbfs_local(body.get("destination_path"))
-        if target.exists():
-            raise already_exists(
-                f"A file or directory already exists at the input path {target_canonical}."
-            )
-        _ensure_parent_dirs(target, self.storage.dbfs, target_canonical)
-        os.replace(source, target)
-        return {}
 
     # ---- Files API (Unity Catalog volumes) ----------------------------------------------------
 
@@ -310,9 +70,23 @@ class FileService:
         self.volume_check(canonical)
         return canonical, local
 
-    def fs_put_file(self, req: Request) -> Response:
-        """PUT fs/files{path}: upload raw bytes; parents are created implicitly."""
+    def _volume_file(self, req: Request) -> tuple[str, Path]:
+        """A Files API file path: inside a volume, with a file name (not the volume itself)."""
         canonical, local = self._volume(req)
+        if canonical.count("/") < 5:
+            raise invalid(
+                f"Invalid path {canonical!r}: a file path needs a file name inside the volume "
+                "(/Volumes/<catalog>/<schema>/<volume>/<file>)."
+            )
+        return canonical, local
+
+    def _volume_path(self, local: Path) -> str:
+        """The /Volumes/... path of a local path under the volumes folder (for messages)."""
+        return "/Volumes/" + local.relative_to(self.storage.volumes).as_posix()
+
+    def fs_put_file(self, req: Request) -> Response:
+        """PUT fs/files{path}: upload raw bytes (spooled to disk); parents are made implicitly."""
+        canonical, local = self._volume_file(req)
         overwrite = to_bool(req.query.get("overwrite", "false"))
         if local.is_dir():
             raise ApiError(409, "ALREADY_EXISTS", f"A directory already exists at {canonical}.")
@@ -321,9 +95,11 @@ class FileService:
         probe = local.parent
         while probe != self.storage.volumes and probe != probe.parent:
             if probe.exists() and not probe.is_dir():
-                raise ApiError(409, "ALREADY_EXISTS", f"A file already exists at {probe}.")
+                shown = self._volume_path(probe)
+                raise ApiError(409, "ALREADY_EXISTS", f"A file already exists at {shown}.")
             probe = probe.parent
-        write_atomic(local, req.body)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        _install(req, local)
         return Response(204)
 
     # ---- Files API multipart upload (FilesExt: action=initiate-upload ... complete-upload) -------
@@ -333,8 +109,6 @@ class FileService:
         return hmac.new(self._upload_key, message, hashlib.sha256).hexdigest()
 
     def _session(self, token: object) -> tuple[str, _Upload]:
-        from .routing import check_str
-
         token = check_str(token, "session_token", required=True)
         with self._lock:
             upload = self._uploads.get(token)
@@ -345,7 +119,7 @@ class FileService:
     def fs_post_file(self, req: Request) -> Response | dict:
         """POST fs/files{path}?action=initiate-upload|complete-upload (multipart uploads)."""
         action = req.query.get("action")
-        canonical, local = self._volume(req)
+        canonical, local = self._volume_file(req)
         if action == "initiate-upload":
             overwrite = to_bool(req.query.get("overwrite", "true"), "overwrite")
             if local.is_dir():
@@ -430,25 +204,38 @@ class FileService:
     def _check_signature(self, req: Request, part: str) -> str:
         token = req.group(1)
         given = req.query.get("signature", "")
-        if not hmac.compare_digest(given.encode(), self._sign(token, part).encode()):
+        expected = self._sign(token, part).encode()
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), expected):
             raise ApiError(403, "PERMISSION_DENIED", "Invalid signature for this upload URL.")
         return token
 
+    def _part_guard(self, req: Request) -> None:
+        """A part URL's credential, checked from the URL before its body is read."""
+        self._session(self._check_signature(req, req.group(2)))
+
+    def _abort_guard(self, req: Request) -> None:
+        self._session(self._check_signature(req, "abort"))
+
     def fs_put_part(self, req: Request) -> Response:
         """PUT upload-parts/<session>/<n>?signature= (the presigned part URL): 200 with an ETag."""
-        token = self._check_signature(req, req.group(2))
-        _, upload = self._session(token)
+        _, upload = self._session(req.group(1))
         number = int(req.group(2))
-        (upload.parts_dir / str(number)).write_bytes(req.body)
-        etag = '"' + hashlib.md5(req.body, usedforsecurity=False).hexdigest() + '"'
+        digest = hashlib.md5(usedforsecurity=False)
+        if req.body_file is not None:
+            with req.body_file.open("rb") as spooled:
+                for piece in iter(lambda: spooled.read(ONE_MB), b""):
+                    digest.update(piece)
+        else:
+            digest.update(req.body)
+        _install(req, upload.parts_dir / str(number))
+        etag = '"' + digest.hexdigest() + '"'
         with self._lock:
             upload.etags[number] = etag
         return Response(200, b"", {"ETag": etag}, "application/octet-stream")
 
     def fs_abort(self, req: Request) -> Response:
         """DELETE upload-parts/<session>?signature= (the abort URL): drop the session."""
-        token = self._check_signature(req, "abort")
-        _, upload = self._session(token)
+        token, upload = self._session(req.group(1))
         with self._lock:
             self._uploads.pop(token, None)
         shutil.rmtree(upload.parts_dir, ignore_errors=True)
@@ -559,36 +346,13 @@ class _Upload:
     etags: dict[int, str] = field(default_factory=dict)
 
 
-def _exists(canonical: str) -> ApiError:
-    return already_exists(f"A file or directory already exists at the input path {canonical}.")
+def _install(req: Request, target: Path) -> None:
+    """Put a request's body at `target` atomically: the spooled upload file is moved there."""
+    if req.body_file is None:
+        write_atomic(target, req.body)
+    else:
+        move_atomic(req.body_file, target)
 
 
 def _dir_not_found(canonical: str) -> ApiError:
     return ApiError(404, "NOT_FOUND", f"The directory being accessed is not found: {canonical}.")
-
-
-def form_text(fields: dict[str, bytes], name: str) -> str:
-    """A multipart form field as text; 400 naming the field when it is not UTF-8."""
-    try:
-        return fields.get(name, b"").decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise invalid(f"Invalid value for field '{name}': not valid UTF-8.") from exc
-
-
-def parse_multipart(content_type: str, body: bytes) -> dict[str, bytes]:
-    """Parse a multipart/form-data body into {field name: bytes} (stdlib `email`, no cgi)."""
-    import email.parser
-    import email.policy
-
-    raw = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(raw)
-    fields: dict[str, bytes] = {}
-    if not message.is_multipart():
-        raise invalid("Malformed multipart/form-data body.")
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not name:
-            continue
-        payload = part.get_payload(decode=True)
-        fields[str(name)] = payload if isinstance(payload, bytes) else b""
-    return fields

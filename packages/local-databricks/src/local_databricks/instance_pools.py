@@ -2,7 +2,7 @@
 
 A pool is a record: no instances are kept warm. Clusters and job clusters may name a pool
 (`instance_pool_id`, `driver_instance_pool_id`); one naming a pool that does not exist is refused
-(see `ClusterStore.launch_error`). A pool's `stats.used_count` counts the live clusters naming it.
+(see `ClusterService.launch_error`). A pool's `stats.used_count` counts the live clusters naming it.
 """
 
 from __future__ import annotations

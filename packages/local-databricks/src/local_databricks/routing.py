@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 from .errors import ApiError
@@ -24,6 +25,9 @@ class Request:
     host: str
     user: str = ""
     match: re.Match | None = None
+    # A streamed upload route's body: spooled to this file (the handler may move it), body is b"".
+    body_file: Path | None = None
+    body_size: int = 0
     _json: Any = None
 
     def json(self) -> dict:
@@ -113,14 +117,24 @@ class Response:
 Handler = Callable[[Request], "Response | dict"]
 
 
+# A route's credential check: True (a workspace bearer token), False (none), or a check of the
+# request's headers and query alone (an upload URL's signature), raising ApiError to refuse it.
+Guard = Callable[[Request], None]
+
+
 @dataclass
 class Route:
-    """A method set + path regex bound to a handler."""
+    """A method set + path regex bound to a handler.
+
+    Every check a route needs (`auth`) runs on the headers, before the body is read; a `stream`
+    route gets its body spooled to disk (`Request.body_file`) instead of held in memory.
+    """
 
     methods: frozenset[str]
     pattern: re.Pattern
     handler: Handler
-    auth: bool = True
+    auth: bool | Guard = True
+    stream: bool = False
 
 
 class Router:
@@ -129,11 +143,19 @@ class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def add(self, methods: Iterable[str] | str, pattern: str, handler: Handler, auth=True) -> None:
+    def add(
+        self,
+        methods: Iterable[str] | str,
+        pattern: str,
+        handler: Handler,
+        auth: bool | Guard = True,
+        stream: bool = False,
+    ) -> None:
         """Register `handler` for `methods` on the full-match regex `pattern`."""
         if isinstance(methods, str):
             methods = [methods]
-        self.routes.append(Route(frozenset(methods), re.compile(pattern), handler, auth))
+        route = Route(frozenset(methods), re.compile(pattern), handler, auth, stream)
+        self.routes.append(route)
 
     def resolve(self, method: str, path: str) -> tuple[Route | None, re.Match | None, bool]:
         """Find a route; the flag says whether the path exists with another method."""

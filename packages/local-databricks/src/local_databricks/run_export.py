@@ -15,7 +15,8 @@ from .errors import ApiError, invalid
 from .executor import read_tail
 from .paths import Storage
 from .routing import Request, Router
-from .runs import TERMINAL, RunManager, TaskRun
+from .runs import TERMINAL, TaskRun
+from .scheduling import RunManager
 
 VIEWS = ("CODE", "DASHBOARDS", "ALL")
 

@@ -13,7 +13,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 SECRET_REF_RE = re.compile(r"\{\{\s*secrets/([^/}\s]+)/([^}\s]+)\s*\}\}")
 
 
-class SecretStore:
+class SecretService:
     """In-memory secret scopes (Databricks-backed)."""
 
     def __init__(self) -> None:

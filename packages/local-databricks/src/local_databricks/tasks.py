@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .errors import ApiError
+from .errors import ApiError, TaskSetupError
 from .executor import TaskProcess, last_error_line, read_tail
-
-if TYPE_CHECKING:
-    from .runs import Run, RunManager, TaskRun
+from .paths import Storage
+from .runs import Run, RunConfig, TaskRun
 
 NOTEBOOK_RESULT_LIMIT = 5 * 1024 * 1024
 
@@ -24,26 +22,24 @@ class Command:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def _resolve(manager: RunManager, path: str) -> Path:
-    from .runs import TaskSetupError
-
+def _resolve(storage: Storage, path: str) -> Path:
     try:
-        return manager.storage.task_file(path)
+        return storage.task_file(path)
     except ApiError as exc:
         raise TaskSetupError(exc.message) from exc
 
 
-def prepare_command(manager: RunManager, run: Run, task: TaskRun, workdir: Path) -> Command:
+def prepare_command(
+    storage: Storage, config: RunConfig, run: Run, task: TaskRun, workdir: Path
+) -> Command:
     """The command for a spark_python_task, notebook_task or python_wheel_task."""
-    from .runs import TaskSetupError
-
     spec = task.spec
-    python = manager.config.python
-    shim = manager.storage.shim
+    python = config.python
+    shim = storage.shim
     if "spark_python_task" in spec:
         python_task = spec["spark_python_task"]
         path = python_task["python_file"]
-        local = _resolve(manager, path)
+        local = _resolve(storage, path)
         if not local.is_file():
             raise TaskSetupError(
                 f"Cannot read the python file {path}. Please check driver logs for more details."
@@ -53,7 +49,7 @@ def prepare_command(manager: RunManager, run: Run, task: TaskRun, workdir: Path)
     if "notebook_task" in spec:
         notebook = spec["notebook_task"]
         path = notebook["notebook_path"]
-        local = _resolve(manager, path)
+        local = _resolve(storage, path)
         if not local.is_file() and local.with_name(local.name + ".py").is_file():
             local = local.with_name(local.name + ".py")
         if not local.is_file():

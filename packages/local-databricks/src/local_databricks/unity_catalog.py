@@ -55,7 +55,7 @@ def _name(value: object, field: str) -> str:
     return value.lower()
 
 
-class UnityCatalog:
+class UnityCatalogService:
     """Thread-safe catalogs, schemas and volumes; volumes map onto directories of Storage."""
 
     def __init__(self, storage: Storage, require_volumes: bool = False) -> None:

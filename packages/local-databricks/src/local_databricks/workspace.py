@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .auth import PAT_USER
 from .errors import ApiError, already_exists, does_not_exist, invalid
-from .files import form_text, parse_multipart, write_atomic
+from .file_io import form_text, parse_multipart, write_atomic
 from .paths import Storage
 from .routing import Request, Response, Router
 from .util import b64decode, b64encode, now_ms, to_bool

@@ -44,6 +44,21 @@ class NotebookExit(SystemExit):
         self.value = value
 
 
+class LazySpark:
+    """`spark` of a driver's namespace (notebooks, `dbruntime`): a local SparkSession created on
+    first attribute access (no JVM until then)."""
+
+    def __init__(self):
+        self._session = None
+
+    def __getattr__(self, name):
+        if self._session is None:
+            from pyspark.sql import SparkSession
+
+            self._session = SparkSession.builder.getOrCreate()
+        return getattr(self._session, name)
+
+
 def _params_from_env():
     try:
         values = json.loads(os.environ.get("LOCAL_DATABRICKS_NOTEBOOK_PARAMS") or "{}")

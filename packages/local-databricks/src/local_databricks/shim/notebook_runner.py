@@ -4,27 +4,15 @@ argv: [notebook_runner.py, <local notebook file>, <notebook path as submitted>].
 global is the shim's (local_databricks_dbutils.py): widgets from LOCAL_DATABRICKS_NOTEBOOK_PARAMS
 (JSON), `dbutils.notebook.exit(value)` writes value to LOCAL_DATABRICKS_NOTEBOOK_EXIT_FILE and ends
 the notebook successfully. Cells (`# COMMAND ----`) run in order in one namespace; `# MAGIC` lines
-are comments, so %pip/%sql/%run cells are skipped.
+are comments, so %pip/%sql/%run cells are skipped. As on Databricks (DBR 13+), the notebook's
+workspace folder is first on `sys.path`: a notebook imports the workspace files beside it.
 """
 
+import os
 import sys
 import traceback
 
-from local_databricks_dbutils import NotebookExit, shared
-
-
-class _LazySpark:
-    """`spark` global: a local SparkSession created on first attribute access."""
-
-    def __init__(self):
-        self._session = None
-
-    def __getattr__(self, name):
-        if self._session is None:
-            from pyspark.sql import SparkSession
-
-            self._session = SparkSession.builder.getOrCreate()
-        return getattr(self._session, name)
+from local_databricks_dbutils import LazySpark, NotebookExit, shared
 
 
 def main():
@@ -36,11 +24,12 @@ def main():
         "__name__": "__main__",
         "__file__": notebook_path,
         "dbutils": shared(),
-        "spark": _LazySpark(),
+        "spark": LazySpark(),
         "display": print,
         "displayHTML": print,
     }
     sys.argv = [notebook_path]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(local_file)))
     try:
         exec(compile(source, notebook_path, "exec"), namespace)
     except NotebookExit:

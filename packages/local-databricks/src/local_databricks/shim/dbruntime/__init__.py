@@ -6,32 +6,18 @@ process gets the shim's dbutils (local_databricks_dbutils.py), as a driver gets 
 """
 
 
-class _LazySpark:
-    """`spark`: a local SparkSession created on first attribute access (no JVM until then)."""
-
-    def __init__(self):
-        self._session = None
-
-    def __getattr__(self, name):
-        if self._session is None:
-            from pyspark.sql import SparkSession
-
-            self._session = SparkSession.builder.getOrCreate()
-        return getattr(self._session, name)
-
-
 class UserNamespaceInitializer:
     """The notebook user namespace a Databricks driver injects (dbutils, spark, display, ...)."""
 
     _instance = None
 
     def __init__(self):
-        from local_databricks_dbutils import shared
+        from local_databricks_dbutils import LazySpark, shared
 
         dbutils = shared()
         self._globals = {
             "dbutils": dbutils,
-            "spark": _LazySpark(),
+            "spark": LazySpark(),
             "display": print,
             "displayHTML": print,
             "getArgument": dbutils.widgets.getArgument,
