@@ -6,11 +6,31 @@ Figures:
   tagged git repository (target: at most 1.3x).
 - size: files and lines of a default render vs a default render of the oldest supported
   release (releases.yml), which still vendored local-databricks into every project.
+- issue 20 targets (the runtime as the brickpipes package), each with its baseline measured in
+  the same run unless said otherwise:
+  - template-maintained Python lines in ``src/<pkg>`` outside the examples (modules whose first
+    docstring line is ``MAINTAINED``), and Python lines of ``tests/``, vs a default render of
+    0.2.0 (targets: at most 150 and 800);
+  - production site-packages: ``uv export --no-dev`` of the default render installed into a
+    fresh venv vs dagster + dagster-pipes + databricks-sdk alone (target: at most 1.15x), and
+    which of pyspark, py4j, dagster-pyspark, dagster-spark the export holds (target: none);
+  - the databricks-sdk a fresh ``uv lock`` of the default render resolves (target: the newest,
+    which the baseline venv above installs);
+  - a Databricks step process's imports (``brickpipes.pipes``, ``.transport``, ``.runner``, the
+    SDK) vs ``import dagster, dagster_pipes, databricks.sdk``, CPU seconds, bytecode compiled
+    (target: at most 1.05x);
+  - the generated suite, ``uv run pytest -q`` (target: at most 15 s on 2 cores; reference: 36 s,
+    issue 20, measured before), and ``copier copy --trust --defaults`` through the CLI until
+    its verification is green, warm uv cache (target: at most 45 s; reference: 82 s).
 - load: importing and building the generated definitions vs ``import dagster`` (and whether
   pyspark, dagster_databricks or databricks.sdk were imported: they must not be).
 - local Databricks (benchmarks/in_project.py, in the generated project): server start vs a bare
   HTTP server and a Python spawn (target: under 1 s); a trivial Pipes run end to end vs the
-  same script through Dagster's PipesSubprocessClient (target: under 3 s); API calls per run.
+  same script through Dagster's PipesSubprocessClient (target: under 3 s) and through
+  upstream's PipesDatabricksClient; API calls per run; 60 s runs vs the plain client; the
+  rollups on one shared cluster. The plain client's comparisons need dagster-databricks, which
+  projects no longer depend on: it is installed into the bench project's venv
+  (versions.yml ``dagster_databricks_version``; it holds databricks-sdk below 0.61 there).
 - load (packages/local-databricks/benchmarks/load.py): 50 concurrent clients x 20 requests
   mixing runs/submit, runs/get and uploads; requests per second and errors (target: none).
 - trivial Pipes run (packages/local-databricks/benchmarks/pipes_run.py): upstream's
@@ -24,7 +44,10 @@ Figures:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -32,12 +55,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from pythons import find_python
 from rendering import ROOT, git, project_env, release_history, snapshot_template
+
+MAINTAINED = "Maintained by the template; changes arrive with `copier update`."
+# What dagster-databricks brought into production images (issue 20): none may be exported.
+SPARK_PACKAGES = ("pyspark", "py4j", "dagster-pyspark", "dagster-spark")
+# Figures of issue 20 measured before brickpipes, for what has no baseline in the same run.
+SUITE_BEFORE_S = 36.0  # the generated suite on 2 cores, idle
+COPY_BEFORE_S = 82.0  # copier copy --trust, warm cache, under load
 
 
 def median_seconds(action: Callable[[], object], repeat: int) -> float:
@@ -102,30 +133,85 @@ def tree_size(project: Path) -> tuple[int, int]:
     return len(files), sum(len(p.read_bytes().splitlines()) for p in files)
 
 
-def bench_size(work: Path) -> tuple[tuple[int, int], tuple[int, int], str]:
-    """Size of the current default render vs the oldest release's, and that release."""
+def releases() -> list[dict[str, str]]:
+    """The supported releases, oldest first (releases.yml)."""
     import yaml
 
-    oldest = yaml.safe_load((ROOT / "releases.yml").read_text())[0]
-    history = release_history(work / "history", [oldest], "99.0.0")
-    copier_cli(history, work / "out-oldest", ref=oldest["version"])
-    return tree_size(work / "out-full"), tree_size(work / "out-oldest"), oldest["version"]
+    return yaml.safe_load((ROOT / "releases.yml").read_text())
 
 
-def project_python(work: Path) -> tuple[Path, dict[str, str]]:
-    """The rendered defaults project (synced) and the environment to run commands in it."""
-    project = work / "out-full"
+def bench_size(work: Path) -> tuple[tuple[int, int], tuple[int, int], str]:
+    """Size of the current default render vs the oldest release's, and that release; every
+    release is rendered into ``out-<version>``."""
+    history = release_history(work / "history", releases(), "99.0.0")
+    for release in releases():
+        copier_cli(history, work / f"out-{release['version']}", ref=release["version"])
+    oldest = releases()[0]["version"]
+    return tree_size(work / "out-full"), tree_size(work / f"out-{oldest}"), oldest
+
+
+def python_lines(paths: list[Path]) -> int:
+    """Lines of the Python files among ``paths``."""
+    return sum(len(p.read_bytes().splitlines()) for p in paths if p.suffix == ".py")
+
+
+def maintained_lines(project: Path) -> tuple[int, int]:
+    """Template-maintained Python lines in ``src/<pkg>`` outside the examples (modules whose
+    first docstring line says so), and Python lines of ``tests/``."""
+    maintained = [
+        path
+        for path in (project / "src").rglob("*.py")
+        if "examples" not in path.relative_to(project).parts
+        and path.read_text().removeprefix('"""').split("\n", 1)[0] == MAINTAINED
+    ]
+    return python_lines(maintained), python_lines(list((project / "tests").rglob("*.py")))
+
+
+@functools.cache
+def bench_python() -> str:
+    """Python 3.12, the default python_version of a render."""
     python = find_python("3.12")
     if python is None:
         raise SystemExit("bench: Python 3.12 (the default python_version) is not installed")
-    env = project_env(python)
-    subprocess.run(["uv", "sync", "--quiet"], cwd=project, env=env, check=True)
+    return python
+
+
+def project_python(work: Path, sync: bool = True) -> tuple[Path, dict[str, str]]:
+    """The rendered defaults project (synced unless ``sync`` is false) and the environment to
+    run commands in it."""
+    project = work / "out-full"
+    env = project_env(bench_python())
+    if sync:
+        subprocess.run(["uv", "sync", "--quiet"], cwd=project, env=env, check=True)
     return project, env
 
 
-def bench_local_databricks(work: Path, repeat: int) -> dict:
-    """Figures of benchmarks/in_project.py, run with the generated project's interpreter."""
+def install_dagster_databricks(work: Path) -> str:
+    """Add upstream's dagster-databricks (versions.yml) to the synced bench project's venv, for
+    the plain-client comparisons; return the databricks-sdk version it leaves there."""
+    import yaml
+
+    versions = yaml.safe_load((ROOT / "versions.yml").read_text())
+    pin = versions["dagster_databricks_version"]["default"]
     project, env = project_python(work)
+    python = str(project / ".venv" / "bin" / "python")
+    subprocess.run(
+        ["uv", "pip", "install", "--quiet", "--python", python, f"dagster-databricks=={pin}"],
+        cwd=project,
+        env=env,
+        check=True,
+    )
+    code = "import databricks.sdk.version as v; print(v.__version__)"
+    sdk = subprocess.run(
+        [python, "-c", code], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return f"dagster-databricks=={pin}, databricks-sdk {sdk}"
+
+
+def bench_local_databricks(work: Path, repeat: int) -> dict:
+    """Figures of benchmarks/in_project.py, run with the generated project's interpreter
+    (dagster-databricks installed: see install_dagster_databricks)."""
+    project, env = project_python(work, sync=False)
     script = Path(__file__).with_name("in_project.py")
     result = subprocess.run(
         [str(project / ".venv" / "bin" / "python"), str(script)],
@@ -144,8 +230,9 @@ def bench_server_load(work: Path) -> dict:
 
 
 def bench_package_script(work: Path, name: str) -> dict:
-    """One JSON line of packages/local-databricks/benchmarks/<name>, in the generated project."""
-    project, env = project_python(work)
+    """One JSON line of packages/local-databricks/benchmarks/<name>, in the generated project
+    (dagster-databricks installed: see install_dagster_databricks)."""
+    project, env = project_python(work, sync=False)
     script = ROOT / "packages" / "local-databricks" / "benchmarks" / name
     result = subprocess.run(
         [str(project / ".venv" / "bin" / "python"), str(script)],
@@ -156,6 +243,182 @@ def bench_package_script(work: Path, name: str) -> dict:
         text=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def uv_env() -> dict[str, str]:
+    """The bench project's environment (no credentials, Python 3.12), keeping UV_FIND_LINKS
+    (the prebuilt pyspark wheel) and the warm uv cache."""
+    return project_env(bench_python())
+
+
+def site_packages_mb(venv: Path) -> float:
+    """Megabytes (10^6 bytes) of ``venv``'s site-packages (``du -sb``)."""
+    (site,) = venv.glob("lib/python*/site-packages")
+    out = subprocess.run(["du", "-sb", str(site)], check=True, capture_output=True, text=True)
+    return int(out.stdout.split()[0]) / 1e6
+
+
+def fresh_venv(venv: Path, requirements: list[str]) -> Path:
+    """A new venv at ``venv`` with ``requirements`` installed (bytecode compiled, as the
+    project's uv config does); return its python."""
+    env = uv_env()
+    subprocess.run(
+        ["uv", "venv", "--quiet", "--python", bench_python(), str(venv)], env=env, check=True
+    )
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--compile-bytecode",
+            "--python",
+            str(python),
+            *requirements,
+        ],
+        env=env,
+        check=True,
+    )
+    return python
+
+
+def installed_version(python: Path, distribution: str) -> str:
+    """The version of ``distribution`` installed for ``python``."""
+    code = f"import importlib.metadata as m; print(m.version({distribution!r}))"
+    return subprocess.run(
+        [str(python), "-c", code], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@dataclass
+class Production:
+    """The production environment of the default render vs its runtime's minimum."""
+
+    export_mb: float
+    baseline_mb: float
+    spark_exported: list[str]
+    newest_sdk: str
+    export_python: Path
+
+
+def bench_production(work: Path) -> Production:
+    """``uv export --no-dev`` of the default render installed into a fresh venv vs a venv with
+    only dagster, dagster-pipes (the render's pins) and the newest databricks-sdk."""
+    import yaml
+
+    project = work / "out-full"
+    exported = subprocess.run(
+        ["uv", "export", "--quiet", "--no-dev", "--no-emit-project", "--no-hashes"],
+        cwd=project,
+        env=uv_env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    # Local packages (brickpipes from the snapshot) are exported editable: install them as
+    # production does, into site-packages.
+    lines = [line.removeprefix("-e ").strip() for line in exported.splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    (work / "production.txt").write_text("\n".join(lines) + "\n")
+    names = {re.split(r"[=<>@ ;\[]", line, maxsplit=1)[0].lower() for line in lines}
+    spark = [name for name in SPARK_PACKAGES if name in names]
+    export_python = fresh_venv(work / "venv-export", ["-r", str(work / "production.txt")])
+    versions = yaml.safe_load((ROOT / "versions.yml").read_text())
+    pins = [
+        f"dagster=={versions['dagster_version']['default']}",
+        f"dagster-pipes=={versions['dagster_pipes_version']['default']}",
+        "databricks-sdk",
+    ]
+    baseline_python = fresh_venv(work / "venv-baseline", pins)
+    return Production(
+        export_mb=site_packages_mb(work / "venv-export"),
+        baseline_mb=site_packages_mb(work / "venv-baseline"),
+        spark_exported=spark,
+        newest_sdk=installed_version(baseline_python, "databricks-sdk"),
+        export_python=export_python,
+    )
+
+
+def bench_fresh_lock(work: Path) -> str:
+    """The databricks-sdk version a fresh ``uv lock`` of the default render resolves."""
+    import tomllib
+
+    fresh = work / "fresh-lock"
+    shutil.copytree(
+        work / "out-full", fresh, ignore=shutil.ignore_patterns(".venv", "uv.lock", ".git")
+    )
+    subprocess.run(["uv", "lock", "--quiet"], cwd=fresh, env=uv_env(), check=True)
+    lock = tomllib.loads((fresh / "uv.lock").read_text())
+    (sdk,) = [p["version"] for p in lock["package"] if p["name"] == "databricks-sdk"]
+    return sdk
+
+
+def cpu_seconds(command: list[str], repeat: int) -> tuple[float, float]:
+    """Median CPU (user + system) and wall seconds of ``repeat`` runs of ``command`` (after a
+    warm-up run)."""
+    subprocess.run(command, check=True)
+    cpu, wall = [], []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        subprocess.run(command, check=True)
+        wall.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(cpu), statistics.median(wall)
+
+
+def bench_step_imports(python: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """What a Databricks step process imports vs dagster, dagster-pipes and the SDK alone, in
+    the production venv (bytecode compiled)."""
+    step = "import brickpipes.pipes, brickpipes.transport, brickpipes.runner; import databricks.sdk"
+    alone = "import dagster, dagster_pipes, databricks.sdk"
+    return {
+        "step": cpu_seconds([str(python), "-c", step], repeat),
+        "alone": cpu_seconds([str(python), "-c", alone], repeat),
+    }
+
+
+def bench_suite(work: Path) -> tuple[float, str]:
+    """Wall seconds of the default render's own ``uv run pytest -q`` (synced before), and its
+    last line."""
+    project, env = project_python(work)
+    started = time.perf_counter()
+    result = subprocess.run(
+        ["uv", "run", "pytest", "-q"], cwd=project, env=env, capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - started
+    last = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
+    return seconds, last if result.returncode == 0 else f"FAILED: {last}"
+
+
+def bench_copy_to_green(work: Path) -> tuple[float, str]:
+    """Wall seconds of ``copier copy --trust --defaults`` of the template through the CLI, its
+    post-copy verification (uv sync, ruff, ``dg check defs``, pytest) included, warm uv cache;
+    and whether the verification passed."""
+    destination = work / "copy-green"
+    started = time.perf_counter()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--trust",
+            "--defaults",
+            "--data",
+            "project_name=Green Project",
+            str(work / "full"),
+            str(destination),
+        ],
+        env=uv_env(),
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    failed = result.returncode != 0 or "verification FAILED" in result.stderr
+    return seconds, "FAILED (see verify.py's output)" if failed else "green"
 
 
 def bench_load(work: Path, repeat: int) -> tuple[float, float, str]:
@@ -226,12 +489,22 @@ def main() -> None:
         work = Path(tmp)
         full_s, base_s = bench_render(work, args.repeat)
         size, oldest_size, oldest = bench_size(work)
+        lines = maintained_lines(work / "out-full")
+        lines_020 = maintained_lines(work / "out-0.2.0")
         load_s, dagster_s, heavy = bench_load(work, args.repeat)
+        production = bench_production(work)
+        locked_sdk = bench_fresh_lock(work)
+        imports = bench_step_imports(production.export_python, args.repeat * 2)
+        suite_s, suite_result = bench_suite(work)
+        plain_env = install_dagster_databricks(work)
+        print(f"bench: installed {plain_env} into the bench project for the plain client")
         local = bench_local_databricks(work, args.repeat)
         server_load = bench_server_load(work)
         pipes_run = bench_package_script(work, "pipes_run.py")
         spark_run = bench_package_script(work, "spark_run.py")
+        copy_s, copy_result = bench_copy_to_green(work)
     print(f"\nbenchmarks (median of {args.repeat} runs, after a warm-up)")
+    print(f"plain client (upstream's PipesDatabricksClient): {plain_env}")
     print(f"{'figure':<44}{'measured':>10}{'baseline':>10}{'ratio':>8}")
     print(
         f"{'render: full template vs one-file template':<44}"
@@ -251,6 +524,45 @@ def main() -> None:
     )
     print(f"heavy modules imported while loading definitions: {heavy}")
     print(
+        f"{'template-maintained src/<pkg> lines vs 0.2.0':<44}"
+        f"{lines[0]:>10}{lines_020[0]:>10}{lines[0] / lines_020[0]:>7.2f}x   (target <= 150)"
+    )
+    print(
+        f"{'tests/ lines, this vs 0.2.0':<44}"
+        f"{lines[1]:>10}{lines_020[1]:>10}{lines[1] / lines_020[1]:>7.2f}x   (target <= 800)"
+    )
+    print(
+        f"{'production site-packages vs dagster+pipes+sdk':<44}"
+        f"{production.export_mb:>8.0f}MB{production.baseline_mb:>8.0f}MB"
+        f"{production.export_mb / production.baseline_mb:>7.2f}x   (target <= 1.15x)"
+    )
+    spark = ", ".join(production.spark_exported) or "none"
+    print(f"Spark packages in uv export --no-dev: {spark} (target none)")
+    print(
+        f"databricks-sdk of a fresh uv lock: {locked_sdk}; newest the registry resolves:"
+        f" {production.newest_sdk} (target: the newest)"
+    )
+    (step_cpu, step_wall), (alone_cpu, alone_wall) = imports["step"], imports["alone"]
+    print(
+        f"{'step imports vs dagster+pipes+sdk (CPU)':<44}"
+        f"{step_cpu:>9.2f}s{alone_cpu:>9.2f}s{step_cpu / alone_cpu:>7.2f}x   (target <= 1.05x)"
+    )
+    print(
+        f"{'step imports vs dagster+pipes+sdk (wall)':<44}"
+        f"{step_wall:>9.2f}s{alone_wall:>9.2f}s{step_wall / alone_wall:>7.2f}x"
+    )
+    print(
+        f"{'generated suite: uv run pytest -q':<44}"
+        f"{suite_s:>9.1f}s{SUITE_BEFORE_S:>9.1f}s{suite_s / SUITE_BEFORE_S:>7.2f}x"
+        f"   (target <= 15 s on 2 cores; baseline: issue 20, measured before)"
+    )
+    print(f"  {suite_result}")
+    print(
+        f"{'copy to green: copier copy --trust, warm':<44}"
+        f"{copy_s:>9.1f}s{COPY_BEFORE_S:>9.1f}s{copy_s / COPY_BEFORE_S:>7.2f}x"
+        f"   (target <= 45 s; baseline: issue 20, measured before) {copy_result}"
+    )
+    print(
         f"{'local Databricks start (API) vs bare HTTP server':<44}"
         f"{local['api_start_s']:>9.3f}s{local['bare_server_s']:>9.3f}s"
         f"{local['api_start_s'] / local['bare_server_s']:>7.1f}x   (target < 1 s)"
@@ -265,10 +577,18 @@ def main() -> None:
         f"{local['trivial_run_s']:>9.2f}s{local['subprocess_run_s']:>9.2f}s"
         f"{local['trivial_run_s'] / local['subprocess_run_s']:>7.2f}x   (target < 3 s)"
     )
-    calls = local["calls"]
-    print(f"API calls of one trivial run: {sum(calls.values())}")
-    for route, count in calls.items():
-        print(f"  {count:>4}  {route}")
+    print(
+        f"{'trivial Pipes run: runner vs plain client':<44}"
+        f"{local['trivial_run_s']:>9.2f}s{local['plain_trivial_run_s']:>9.2f}s"
+        f"{local['trivial_run_s'] / local['plain_trivial_run_s']:>7.2f}x   (test intervals)"
+    )
+    calls, plain_calls = local["calls"], local["plain_trivial_calls"]
+    print(
+        f"API calls of one trivial run: {sum(calls.values())}"
+        f" (plain client: {sum(plain_calls.values())})"
+    )
+    for route in sorted({*calls, *plain_calls}):
+        print(f"  {calls.get(route, 0):>4}  {route}  (plain client: {plain_calls.get(route, 0)})")
     print(
         f"{'local Databricks load: 50 clients x 20 requests':<44}"
         f"{server_load['requests_per_second']:>8.0f}/s{server_load['requests']:>10}"
