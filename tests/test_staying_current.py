@@ -119,6 +119,27 @@ def test_ci_check_is_silent_when_it_cannot_tell(
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
+def test_ci_check_never_reads_src_path_as_an_option(
+    tagged_project: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """An answers file is data: a hostile `_src_path` reaches git after `--`, as a repository
+    that does not exist, and runs nothing (it used to run the command in CI)."""
+    template, project = tagged_project
+    git(template, "tag", "1.1.0")
+    # A clone of the template: with the option taken as one, git would list its `origin`.
+    git(project, "init", "--quiet", "--initial-branch=main")
+    git(project, "remote", "add", "origin", str(template))
+    pwned = tmp_path / "pwned"
+    hostile = f"'--upload-pack=touch {pwned}; git-upload-pack'"
+    answers = project / ".copier-answers.yml"
+    answers.write_text(
+        answers.read_text().replace(f"_src_path: {template}", f"_src_path: {hostile}")
+    )
+    result = check(project)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert not pwned.exists()
+
+
 @pytest.mark.parametrize("answers_text", ["", "_commit: 1a2b3c4d\n", "::: not yaml"])
 def test_ci_check_is_silent_without_a_release_to_compare(
     tagged_project: tuple[Path, Path], answers_text: str
