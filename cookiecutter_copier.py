@@ -24,16 +24,24 @@ from jinja2.ext import Extension
 CRUFT_DIFF_RENDER = ("cruft._commands.utils.generate", "cookiecutter_template")
 
 
+# The calls that hold the command's --no-input: cookiecutter's, and `cruft create`'s.
+NO_INPUT_CALLS = {("cookiecutter.main", "cookiecutter"), ("cruft._commands.create", "create")}
+
+
 def copier_bridge() -> dict[str, Any]:
-    """The template checkout being rendered and whether cruft renders it only for a diff."""
+    """The template checkout being rendered, whether cruft renders it only for a diff, and
+    whether the command asks no question (``--no-input``: nobody may read a failure)."""
     frame = sys._getframe(1)
     diff_render = False
+    no_input = None
     while frame is not None:
-        if (frame.f_globals.get("__name__"), frame.f_code.co_name) == CRUFT_DIFF_RENDER:
+        call = (frame.f_globals.get("__name__"), frame.f_code.co_name)
+        if call == CRUFT_DIFF_RENDER:
             diff_render = True
-            break
+        if call in NO_INPUT_CALLS and no_input is None and "no_input" in frame.f_locals:
+            no_input = bool(frame.f_locals["no_input"])
         frame = frame.f_back
-    return {"template": os.getcwd(), "diff_render": diff_render}
+    return {"template": os.getcwd(), "diff_render": diff_render, "no_input": bool(no_input)}
 
 
 class CopierBridge(Extension):
