@@ -45,9 +45,13 @@ def test_renovate_leaves_template_pins_to_copier_and_groups_dagster(
 ) -> None:
     project = render(template_repo, tmp_path / "project", data=answers)
     config = renovate_config(project)
-    assert config["enabledManagers"] == ["pep621"]  # pyproject.toml + uv.lock, nothing else
+    # pyproject.toml + uv.lock, and the workflows' actions (pinned by commit).
+    assert config["enabledManagers"] == ["pep621", "github-actions"]
     assert config["lockFileMaintenance"]["enabled"] is True
-    group, disabled = config["packageRules"]
+    group, disabled, actions, dagster_action = config["packageRules"]
+    assert actions["matchManagers"] == ["github-actions"] and actions["pinDigests"] is True
+    assert dagster_action["matchPackageNames"] == ["dagster-io/dagster-cloud-action"]
+    assert dagster_action["enabled"] is False
     assert group["groupName"] == "Dagster" and disabled["enabled"] is False
     family = ["dagster", "dagster-pipes", "dagster-databricks", "dagster-dg-cli", "dagster-dbt"]
     assert [name for name in family if not matches(group, name)] == []
