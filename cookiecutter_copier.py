@@ -12,6 +12,7 @@ how this module is found.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Any
@@ -44,9 +45,25 @@ def copier_bridge() -> dict[str, Any]:
     return {"template": os.getcwd(), "diff_render": diff_render, "no_input": bool(no_input)}
 
 
+class HookFailureWithoutTraceback(logging.Filter):
+    """Cookiecutter logs a failed hook with its own traceback, after the hook's message (a
+    rejected answer: Copier's validator message). The traceback says nothing the message does
+    not: this keeps cookiecutter's line ("Stopping generation because ...") without it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and type(record.exc_info[1]).__name__ == "FailedHookException":
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class CopierBridge(Extension):
-    """Adds the ``copier_bridge()`` global to cookiecutter's Jinja environment."""
+    """Adds the ``copier_bridge()`` global to cookiecutter's Jinja environment, and drops the
+    traceback of a failed hook from cookiecutter's log."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.globals["copier_bridge"] = copier_bridge
+        hooks_log = logging.getLogger("cookiecutter.hooks")
+        if not any(isinstance(f, HookFailureWithoutTraceback) for f in hooks_log.filters):
+            hooks_log.addFilter(HookFailureWithoutTraceback())

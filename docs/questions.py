@@ -5,7 +5,7 @@
 
 copier.yml is the only source: each question's help, type, choices, default, when it is asked,
 and its validator's rules, read from the messages the validator gives (the first line of each
-branch: "must start with a letter, e.g. Sales Analytics"). tests/test_docs.py fails when the
+branch: "must not be empty, e.g. Sales"). tests/test_docs.py fails when the
 committed page is stale. Hidden answers (``when: false``, the pins of versions.yml and the
 reserved names) are not questions and are left out.
 """

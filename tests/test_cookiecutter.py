@@ -219,3 +219,15 @@ def test_default_render_passes_verify_through_the_post_gen_hook(
     assert result.returncode == 0, output
     assert "verify: all checks passed" in output, output[-3000:]
     assert "FAILED" not in output
+
+
+def test_a_bad_answer_ends_with_the_message_not_a_traceback(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    result = cli(template_repo, tmp_path, dict(os.environ), "project_name=1st")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Validation error for question 'project_name': \"1st\": letter first" in output
+    assert "Traceback" not in output, output
+    assert "Hook script failed (exit status: 1)" in result.stdout
+    assert not any(tmp_path.iterdir())

@@ -1,7 +1,8 @@
-"""scripts/verify.py in a fresh render: a git repository on branch main with a first commit.
+"""scripts/verify.py around its checks: in a fresh render, a git repository on branch main
+with a first commit; the install's package list shown only when the install fails.
 
 The checks themselves are replaced by one command each (the toolchain tests run the real
-ones): these tests are about what verify.py does to git around them.
+ones): these tests are about what verify.py does around them.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ IDENTITY = {
 RUNNER = """
 import runpy, sys
 verify = runpy.run_path("scripts/verify.py", run_name="verify")
-verify["CHECKS"][:] = [("stand-in", [sys.executable, "-c", "raise SystemExit(%d)"])]
+code = "for i in range(130): print(f' + package-{i}')\\nraise SystemExit(%d)"
+verify["CHECKS"][:] = [(%r, [sys.executable, "-c", code])]
 sys.exit(verify["main"]())
 """
 
 
-def run_verify(project: Path, tmp_path: Path, *, check_exit: int, identity: bool) -> str:
+def run_verify(
+    project: Path, tmp_path: Path, *, check_exit: int, identity: bool, name: str = "stand-in"
+) -> str:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "uv").write_text("#!/bin/sh\nexit 0\n")  # verify.py asks for uv on PATH
@@ -46,7 +50,7 @@ def run_verify(project: Path, tmp_path: Path, *, check_exit: int, identity: bool
         **(IDENTITY if identity else {}),
     )
     result = subprocess.run(
-        [sys.executable, "-c", RUNNER % check_exit],
+        [sys.executable, "-c", RUNNER % (check_exit, name)],
         cwd=project,
         env=env,
         capture_output=True,
@@ -102,3 +106,14 @@ def test_an_existing_repository_is_left_alone(project: Path, tmp_path: Path) -> 
     assert git(project, "branch", "--show-current") == "trunk"
     with pytest.raises(subprocess.CalledProcessError):
         git(project, "rev-parse", "--verify", "HEAD")
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_install_lists_its_packages_only_when_it_fails(
+    project: Path, tmp_path: Path, fails: bool
+) -> None:
+    output = run_verify(
+        project, tmp_path, check_exit=int(fails), identity=True, name="install (uv sync)"
+    )
+    assert ("+ package-129" in output) == fails, output
+    assert "==> install (uv sync)" in output

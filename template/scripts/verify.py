@@ -71,11 +71,20 @@ def first_commit() -> None:
     )
 
 
+# Checks whose output matters only when they fail: `uv sync` lists every package it installs
+# (about 130 lines in a new project), shown only if the install fails.
+QUIET_UNLESS_FAILED = {"install (uv sync)"}
+
+
 def run_check(name: str, command: list[str]) -> bool:
     """Run one check in the project root; on failure say what failed and how to rerun it."""
     print(f"==> {name}", flush=True)
     started = time.monotonic()
-    result = subprocess.run(command, cwd=ROOT)
+    quiet = name in QUIET_UNLESS_FAILED
+    result = subprocess.run(command, cwd=ROOT, capture_output=quiet, text=True)
+    if quiet and result.returncode != 0:
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
     if result.returncode != 0:
         print(
             f"\nverify: check '{name}' failed (exit {result.returncode}).\n"
