@@ -5,7 +5,7 @@
 
 copier.yml is the only source: each question's help, type, choices, default, when it is asked,
 and its validator's rules, read from the messages the validator gives (the first line of each
-branch: "must start with a letter, e.g. Sales Analytics"). tests/test_docs.py fails when the
+branch: "must not be empty, e.g. Sales"). tests/test_docs.py fails when the
 committed page is stale. Hidden answers (``when: false``, the pins of versions.yml and the
 reserved names) are not questions and are left out.
 """
@@ -71,6 +71,10 @@ def in_words(text: str, names: tuple[str, ...] = ()) -> str:
 def plain(text: str, names: tuple[str, ...]) -> str:
     """A message without the parts that quote the answer back (``got "x"``, ``not 'x'``)."""
     text = re.split(r"(?i);? ?\bgot ", text)[0].strip().rstrip(";.")
+    # A first line opens with the answer quoted back ("{{ got(x, 8) }}: letter first") or
+    # counted ("{{ x | length }} chars, max 80"): the rule is what follows.
+    text = re.sub(r"^\{\{ got\(.*?\}\}: ", "", text)
+    text = re.sub(r"^\{\{.*?\}\} chars, max (\d+)$", r"at most \1 characters", text)
     marked = JINJA_EXPRESSION.sub(lambda m: "\0" + m.group(0), text)
     parts = in_words(marked, names).split(", ")
     kept = [part for part in parts if "\0" not in part] or parts

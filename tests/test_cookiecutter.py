@@ -166,13 +166,15 @@ def cli(template: Path, out: Path, env: dict[str, str], *args: str) -> subproces
 def test_failed_verification_keeps_the_project_and_names_the_command(
     template_repo: Path, tmp_path: Path
 ) -> None:
-    """A uv that fails (as offline) fails verify.py's first check: the project stays."""
+    """A uv that fails (as offline) fails verify.py's first check: with the strict variable
+    off the project stays though --no-input (tests/test_unattended_verify.py: the defaults)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "uv").write_text("#!/bin/sh\necho 'uv: offline' >&2\nexit 1\n")
     (bin_dir / "uv").chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in SKIP_VERIFY}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    env["COPIER_DAGSTER_DATABRICKS_STRICT_VERIFY"] = "0"
     out = tmp_path / "out"
     out.mkdir()
     result = cli(template_repo, out, env, "project_name=Sales Analytics")
@@ -217,3 +219,15 @@ def test_default_render_passes_verify_through_the_post_gen_hook(
     assert result.returncode == 0, output
     assert "verify: all checks passed" in output, output[-3000:]
     assert "FAILED" not in output
+
+
+def test_a_bad_answer_ends_with_the_message_not_a_traceback(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    result = cli(template_repo, tmp_path, dict(os.environ), "project_name=1st")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Validation error for question 'project_name': \"1st\": letter first" in output
+    assert "Traceback" not in output, output
+    assert "Hook script failed (exit status: 1)" in result.stdout
+    assert not any(tmp_path.iterdir())

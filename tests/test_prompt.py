@@ -55,7 +55,7 @@ OTHER_ANSWERS = {
     "deploy": "none",
     "include_examples": "false",
 }
-AZURE_CHOICE = "Azure service principal client secret (ARM_CLIENT_ID/SECRET/TENANT_ID)"
+AZURE_CHOICE = "Azure service principal secret (ARM_*)"
 
 
 def choose(template_repo: Path, dst: Path, cloud_downs: int, auth_downs: int) -> tuple[str, str]:
@@ -91,7 +91,7 @@ def test_aws_shows_azure_client_secret_disabled_and_skips_it(
     template_repo: Path, tmp_path: Path
 ) -> None:
     screen, auth_method = choose(template_repo, tmp_path / "p", cloud_downs=0, auth_downs=2)
-    assert f"{AZURE_CHOICE} (needs cloud 'azure', not 'aws'; e.g. pat)" in screen
+    assert f"{AZURE_CHOICE} (needs Azure, not aws; e.g. pat)" in screen
     # pat, oauth-m2m, then the cursor jumps over the disabled choice to profile.
     assert auth_method == "profile"
 
@@ -99,5 +99,5 @@ def test_aws_shows_azure_client_secret_disabled_and_skips_it(
 def test_azure_offers_azure_client_secret(template_repo: Path, tmp_path: Path) -> None:
     screen, auth_method = choose(template_repo, tmp_path / "p", cloud_downs=1, auth_downs=2)
     assert AZURE_CHOICE in screen
-    assert "needs cloud 'azure'" not in screen
+    assert "needs Azure" not in screen
     assert auth_method == "azure-client-secret"

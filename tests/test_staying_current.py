@@ -45,9 +45,13 @@ def test_renovate_leaves_template_pins_to_copier_and_groups_dagster(
 ) -> None:
     project = render(template_repo, tmp_path / "project", data=answers)
     config = renovate_config(project)
-    assert config["enabledManagers"] == ["pep621"]  # pyproject.toml + uv.lock, nothing else
+    # pyproject.toml + uv.lock, and the workflows' actions (pinned by commit).
+    assert config["enabledManagers"] == ["pep621", "github-actions"]
     assert config["lockFileMaintenance"]["enabled"] is True
-    group, disabled = config["packageRules"]
+    group, disabled, actions, dagster_action = config["packageRules"]
+    assert actions["matchManagers"] == ["github-actions"] and actions["pinDigests"] is True
+    assert dagster_action["matchPackageNames"] == ["dagster-io/dagster-cloud-action"]
+    assert dagster_action["enabled"] is False
     assert group["groupName"] == "Dagster" and disabled["enabled"] is False
     family = ["dagster", "dagster-pipes", "dagster-databricks", "dagster-dg-cli", "dagster-dbt"]
     assert [name for name in family if not matches(group, name)] == []
@@ -117,6 +121,27 @@ def test_ci_check_is_silent_when_it_cannot_tell(
     )
     result = check(project)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_ci_check_never_reads_src_path_as_an_option(
+    tagged_project: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """An answers file is data: a hostile `_src_path` reaches git after `--`, as a repository
+    that does not exist, and runs nothing (it used to run the command in CI)."""
+    template, project = tagged_project
+    git(template, "tag", "1.1.0")
+    # A clone of the template: with the option taken as one, git would list its `origin`.
+    git(project, "init", "--quiet", "--initial-branch=main")
+    git(project, "remote", "add", "origin", str(template))
+    pwned = tmp_path / "pwned"
+    hostile = f"'--upload-pack=touch {pwned}; git-upload-pack'"
+    answers = project / ".copier-answers.yml"
+    answers.write_text(
+        answers.read_text().replace(f"_src_path: {template}", f"_src_path: {hostile}")
+    )
+    result = check(project)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert not pwned.exists()
 
 
 @pytest.mark.parametrize("answers_text", ["", "_commit: 1a2b3c4d\n", "::: not yaml"])

@@ -1,7 +1,10 @@
 """Each validator rejects its bad inputs with a message saying what is valid, leaving no files.
 
-A message's first line is what the interactive prompt shows (one line, cut at the terminal's
-width): it says what is wrong and gives one valid example in at most 72 columns.
+A message's first line is what the interactive prompt shows, in a one-line toolbar after
+"Validation error for question '<name>': ": with that prefix it fits 80 columns, and it says
+what is wrong, quotes the answer (cut to fit) or its wrong part, and gives one valid example.
+databricks_host alone has too few columns left (31) for any workspace host: its example is on
+the second line. tests/test_screen.py reads the same lines from a terminal of 80 columns.
 """
 
 from __future__ import annotations
@@ -15,109 +18,112 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import copier
 import pytest
 import yaml
 from rendering import ROOT, render
 
-FIRST_LINE_COLUMNS = 72
-TITLE = "e.g. Sales Analytics"
-SLUG = "must be lowercase words joined by single hyphens, e.g. sales-analytics"
-PACKAGE = "must be a lowercase Python identifier, e.g. sales_analytics"
-DESCRIPTION = "e.g. Daily sales tables"
-AUTHOR = "e.g. Data Platform Team"
-HOST = "e.g. https://dbc-1a2b.cloud.databricks.com"
-CATALOG = "must be a lowercase Unity Catalog name, e.g."
-VOLUME = "must be a volume path, e.g. /Volumes/main/sales/dagster_pipes"
+TOOLBAR_COLUMNS = 80
+# Questions whose first line has no room for an example: it opens the second line.
+EXAMPLE_ON_SECOND_LINE = {"databricks_host"}
+SALES = "e.g. Sales"
+DESCRIPTION = "e.g. Sales ETL"
+AUTHOR = "e.g. Data Team"
+VOLUME = "bad path, e.g. /Volumes/main/s/vol"
+
+
+def cut(value: str, width: int) -> str:
+    """The answer as a first line quotes it: JSON, cut to ``width`` columns."""
+    text = json.dumps(value)
+    if len(text) <= width:
+        return text
+    return re.sub(r"\\(u[0-9a-fA-F]{0,3})?$", "", text[: width - 2]) + '…"'
 
 
 def imported(name: str) -> str:
-    return f"'{name}' shadows an imported module, e.g. sales_data"
+    return f"{cut(name, 10)}: an import, e.g. sales"
 
 
 # Each bad answer and the first line of the message it gets (after Copier's prefix).
 BAD_ANSWERS: list[tuple[dict[str, Any], str]] = [
-    ({"project_name": ""}, f"must start with a letter, {TITLE}"),
-    ({"project_name": "1st project"}, f"must start with a letter, {TITLE}"),
-    ({"project_name": "_Sales"}, f"must start with a letter, {TITLE}"),
-    ({"project_name": "x" * 81}, f"must be at most 80 characters, {TITLE}"),
-    ({"project_name": "sales/analytics"}, f'cannot hold "/", {TITLE}'),
-    ({"project_name": 'Say "hi"'}, f'cannot hold "\\"", {TITLE}'),
-    ({"project_name": "Sales\nAnalytics"}, f"must be one line without control characters, {TITLE}"),
-    (
-        {"project_name": "Sales\u2028Analytics"},
-        f"must be one line without control characters, {TITLE}",
-    ),
-    ({"project_name": "Данные"}, "must not be empty, e.g. sales-analytics"),
-    ({"project_slug": "Sales"}, SLUG),
-    ({"project_slug": "sales--analytics"}, SLUG),
-    ({"project_slug": "sales_analytics"}, SLUG),
-    ({"project_slug": "données"}, SLUG),
-    ({"package_name": "1sales"}, PACKAGE),
-    ({"package_name": "Sales"}, PACKAGE),
-    ({"package_name": "sales-analytics"}, PACKAGE),
-    ({"package_name": "a" * 61}, PACKAGE),
-    ({"package_name": "class"}, "'class' is a Python keyword, e.g. class_pipelines"),
-    ({"package_name": "match"}, "'match' is a Python keyword, e.g. match_pipelines"),
+    ({"project_name": ""}, f"must not be empty, {SALES}"),
+    ({"project_name": "1st project"}, f'"1st p…": letter first, {SALES}'),
+    ({"project_name": "_Sales"}, f'"_Sales": letter first, {SALES}'),
+    ({"project_name": "x" * 81}, f"81 chars, max 80; {SALES}"),
+    ({"project_name": "sales/analytics"}, f'can\'t hold "/", {SALES}'),
+    ({"project_name": 'Say "hi"'}, f'can\'t hold "\\"", {SALES}'),
+    ({"project_name": "Sales\nAnalytics"}, f'can\'t hold "\\n", {SALES}'),
+    ({"project_name": "Sales\u2028Analytics"}, f'can\'t hold "\\u2028", {SALES}'),
+    ({"project_name": "Данные"}, "must not be empty, e.g. sales"),
+    ({"project_slug": "Sales"}, 'can\'t hold "S", e.g. sales'),
+    ({"project_slug": "sales--analytics"}, '"sales--…": not a slug, e.g. sales'),
+    ({"project_slug": "2sales"}, '"2sales": not a slug, e.g. sales'),
+    ({"project_slug": "sales_analytics"}, 'can\'t hold "_", e.g. sales'),
+    ({"project_slug": "données"}, 'can\'t hold "\\u00e9", e.g. sales'),
+    ({"package_name": "1sales"}, '"1sales": a-z first, e.g. sales'),
+    ({"package_name": "Sales"}, '"Sales": a-z first, e.g. sales'),
+    ({"package_name": "éclair"}, '"\\u00e9cl…": a-z first, e.g. sales'),
+    ({"package_name": "sales-analytics"}, 'can\'t hold "-", e.g. sales'),
+    ({"package_name": "a" * 61}, "61 chars, max 32; e.g. sales"),
+    ({"package_name": "class"}, '"class": keyword, e.g. sales'),
+    ({"package_name": "match"}, '"match": keyword, e.g. sales'),
     ({"package_name": "dagster"}, imported("dagster")),
     ({"package_name": "dagster_pipes"}, imported("dagster_pipes")),
     ({"package_name": "databricks"}, imported("databricks")),
     ({"package_name": "pyspark"}, imported("pyspark")),
     ({"package_name": "local_databricks"}, imported("local_databricks")),
-    ({"package_name": "requests"}, imported("requests")),
-    ({"package_name": "pydantic"}, imported("pydantic")),
+    ({"package_name": "requests"}, '"requests": an import, e.g. sales'),
+    ({"package_name": "pydantic"}, '"pydantic": an import, e.g. sales'),
     ({"package_name": "yaml"}, imported("yaml")),
-    ({"package_name": "conftest"}, imported("conftest")),
+    ({"package_name": "conftest"}, '"conftest": an import, e.g. sales'),
     ({"package_name": "tests"}, imported("tests")),
     ({"package_name": "test"}, imported("test")),
-    ({"project_name": "Requests"}, imported("requests")),
-    ({"package_name": "json"}, "'json' shadows a standard-library module, e.g. sales_data"),
-    ({"package_name": "tomllib"}, "'tomllib' shadows a standard-library module, e.g. sales_data"),
-    ({"description": ""}, "must not be empty, e.g. Daily sales tables, computed on Databricks"),
-    ({"description": "x" * 201}, f"must be at most 200 characters, {DESCRIPTION}"),
-    ({"description": "two\nlines"}, f"must be one line without control characters, {DESCRIPTION}"),
-    ({"description": "tab\there"}, f"must be one line without control characters, {DESCRIPTION}"),
-    (
-        {"description": "next\x85line"},
-        f"must be one line without control characters, {DESCRIPTION}",
-    ),
-    ({"description": "del\x7f"}, f"must be one line without control characters, {DESCRIPTION}"),
+    ({"project_name": "Requests"}, '"requests": an import, e.g. sales'),
+    ({"package_name": "json"}, '"json": in stdlib, e.g. sales'),
+    ({"package_name": "tomllib"}, '"tomllib": in stdlib, e.g. sales'),
+    ({"description": ""}, f"must not be empty, {DESCRIPTION}"),
+    ({"description": "x" * 201}, f"201 chars, max 200; {DESCRIPTION}"),
+    ({"description": "x" * 2001}, f"2001 chars, max 200; {DESCRIPTION}"),
+    ({"description": "two\nlines"}, f'can\'t hold "\\n", {DESCRIPTION}'),
+    ({"description": "tab\there"}, f'can\'t hold "\\t", {DESCRIPTION}'),
+    ({"description": "next\x85line"}, f'can\'t hold "\\u0085", {DESCRIPTION}'),
+    ({"description": "del\x7f"}, f'can\'t hold "\\u007f", {DESCRIPTION}'),
     ({"author_name": ""}, f"must not be empty, {AUTHOR}"),
-    ({"author_name": "x" * 101}, f"must be at most 100 characters, {AUTHOR}"),
-    ({"author_name": "Ann <ann@example.com>"}, f'cannot hold "<", {AUTHOR}'),
-    ({"author_name": "Ann, Bob"}, f'cannot hold ",", {AUTHOR}'),
-    ({"author_name": "Ann\rBob"}, f"must be one line without control characters, {AUTHOR}"),
-    ({"author_email": "not-an-email"}, "must be an e-mail address, e.g. data-platform@example.com"),
-    (
-        {"author_email": "ann@localhost"},
-        "must be an e-mail address, e.g. data-platform@example.com",
-    ),
-    ({"databricks_host": "http://dbc-1.cloud.databricks.com"}, f"must start with https://, {HOST}"),
-    ({"databricks_host": "dbc-1.cloud.databricks.com"}, f"must start with https://, {HOST}"),
-    (
-        {"databricks_host": "https://dbc-1.cloud.databricks.com/login"},
-        f"must be a host only, {HOST}",
-    ),
-    (
-        {"databricks_host": "https://dbc-1.cloud.databricks.com/?o=1"},
-        f"must be a host only, {HOST}",
-    ),
+    ({"author_name": "x" * 101}, f"101 chars, max 100; {AUTHOR}"),
+    ({"author_name": "Ann <ann@example.com>"}, f'can\'t hold "<", {AUTHOR}'),
+    ({"author_name": "Ann, Bob"}, f'can\'t hold ",", {AUTHOR}'),
+    # Not \r: cookiecutter turns it into \n before Copier sees it.
+    ({"author_name": "Ann\x07Bob"}, f'can\'t hold "\\u0007", {AUTHOR}'),
+    ({"author_name": "Ann\u2029"}, f'can\'t hold "\\u2029", {AUTHOR}'),
+    ({"author_email": "not-an-email"}, "not an e-mail, e.g. me@example.com"),
+    ({"author_email": "ann@localhost"}, "not an e-mail, e.g. me@example.com"),
+    ({"databricks_host": "http://dbc-1.cloud.databricks.com"}, 'use https://, not "http://"'),
+    ({"databricks_host": "ftp://dbc-1.cloud.databricks.com"}, 'use https://, not "ftp://"'),
     (
         {"databricks_host": "https://me:x@dbc-1.cloud.databricks.com"},
-        f"must not hold credentials, {HOST}",
+        "must not hold user:password@",
     ),
-    ({"databricks_host": "https://dbc_1.cloud.databricks.com"}, f"must be a host name, {HOST}"),
-    ({"databricks_host": "https://"}, f"must be a host name, {HOST}"),
+    (
+        {"databricks_host": "https://dbc_1.cloud.databricks.com"},
+        '"dbc_1.clo…": not a host name',
+    ),
+    ({"databricks_host": "https://"}, '"": not a host name'),
     (
         {"auth_method": "azure-client-secret", "cloud": "aws"},
-        "needs cloud 'azure', not 'aws'; e.g. pat",
+        "needs Azure, not aws; e.g. pat",
     ),
     (
         {"auth_method": "azure-client-secret", "cloud": "gcp"},
-        "needs cloud 'azure', not 'gcp'; e.g. pat",
+        "needs Azure, not gcp; e.g. pat",
     ),
-    ({"catalog": "Main"}, f"{CATALOG} main"),
-    ({"catalog": "1st"}, f"{CATALOG} main"),
-    ({"schema": "sales-data"}, f"{CATALOG} sales_analytics"),
+    ({"catalog": ""}, "must not be empty, e.g. main"),
+    ({"catalog": "x" * 256}, "256 chars, max 255; e.g. main"),
+    ({"catalog": "Main"}, 'can\'t hold "M", e.g. main'),
+    ({"catalog": "1st"}, '"1st": a-z or _ first, e.g. main'),
+    ({"schema": ""}, "must not be empty, e.g. sales"),
+    ({"schema": "s" * 256}, "256 chars, max 255; e.g. sales"),
+    ({"schema": "sales-data"}, 'can\'t hold "-", e.g. sales'),
+    ({"schema": "2024_sales"}, '"2024_sa…": a-z or _ first, e.g. sales'),
     ({"pipes_volume": "/Volumes/main/sales"}, VOLUME),
     ({"pipes_volume": "/dbfs/tmp/pipes"}, VOLUME),
     ({"pipes_volume": "/Volumes/main/sales/pipes/"}, VOLUME),
@@ -169,6 +175,11 @@ def first_line_patterns(validator: str) -> list[re.Pattern[str]]:
     return patterns
 
 
+def toolbar(name: str, first_line: str) -> str:
+    """The prompt's toolbar line for a message's first line."""
+    return f"Validation error for question '{name}': {first_line}"
+
+
 def columns(text: str) -> int:
     """Terminal columns of ``text`` (East Asian wide characters take two)."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
@@ -188,8 +199,13 @@ def test_bad_answer_is_rejected_and_nothing_is_written(
 ) -> None:
     message = rejection(template_repo, tmp_path / "project", data)
     assert message.splitlines()[0] == first_line
-    assert columns(first_line) <= FIRST_LINE_COLUMNS, first_line
-    assert "e.g. " in first_line
+    name = next(iter(data)) if "auth_method" not in data else "auth_method"
+    assert columns(toolbar(name, first_line)) <= TOOLBAR_COLUMNS, toolbar(name, first_line)
+    if name in EXAMPLE_ON_SECOND_LINE:
+        second = message.splitlines()[1]
+        assert "e.g. https://" in second and columns(second) <= TOOLBAR_COLUMNS, message
+    else:
+        assert "e.g. " in first_line
 
 
 @pytest.mark.parametrize(("data", "message"), BAD_CHOICES, ids=lambda v: str(v)[:40])
@@ -220,7 +236,8 @@ def test_longest_reserved_name_gets_a_short_first_line(
     if names == "python_keywords":
         longest = max((n for n in reserved_names()[names] if n.islower()), key=len)
     message = rejection(template_repo, tmp_path / "project", {"package_name": longest})
-    assert columns(message.splitlines()[0]) <= FIRST_LINE_COLUMNS, message
+    assert columns(toolbar("package_name", message.splitlines()[0])) <= TOOLBAR_COLUMNS, message
+    assert message.splitlines()[0].startswith(cut(longest, 10)), message
 
 
 def test_cli_rejection_leaves_no_folder(template_repo: Path, tmp_path: Path) -> None:
@@ -245,7 +262,10 @@ def test_cli_rejection_leaves_no_folder(template_repo: Path, tmp_path: Path) -> 
         text=True,
     )
     assert result.returncode != 0
-    assert "'json' shadows a standard-library module, e.g. sales_data" in result.stderr
+    assert "Validation error for question 'package_name': \"json\": in stdlib, e.g. sales" in (
+        result.stderr
+    )
+    assert "shadow the standard-library module 'json'" in result.stderr
     assert not dst.exists()
 
 
@@ -339,3 +359,71 @@ def test_reserved_names_cover_the_installed_interpreters() -> None:
     names = json.loads(subprocess.check_output([sys.executable, "-c", code]))
     missing = {n for n in names if not n.startswith("_")} - set(reserved_names()["stdlib_modules"])
     assert not missing, f"rerun hooks/reserved_names.py: {sorted(missing)}"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "https://adb-1234567890123456.7.azuredatabricks.net/?o=1234567890123456",
+        "https://adb-1234567890123456.7.azuredatabricks.net/#job/12",
+        "adb-1234567890123456.7.azuredatabricks.net",
+    ],
+)
+def test_workspace_url_from_the_browser_keeps_the_host_and_updates(
+    template_repo: Path, tmp_path: Path, typed: str
+) -> None:
+    """The URL as copied is accepted and recorded; the project uses its host only, says so,
+    and `copier update --defaults` replays the recorded answer."""
+    host = "https://adb-1234567890123456.7.azuredatabricks.net"
+    project = tmp_path / "project"
+    worker = copier.run_copy(
+        str(template_repo),
+        project,
+        data={"project_name": "Sales", "databricks_host": typed, "auth_method": "pat"},
+        defaults=True,
+        unsafe=True,
+        skip_tasks=True,
+        quiet=True,
+    )
+    assert answers_of(project)["databricks_host"] == typed
+    assert f"DATABRICKS_HOST={host}\n" in (project / ".env.example").read_text()
+    assert "Workspace URL: kept only the host" in worker.template.message_after_copy
+    git_env = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=project, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)
+    subprocess.run(["git", *git_env, "commit", "-qm", "p"], cwd=project, check=True)
+    copier.run_update(
+        project, defaults=True, overwrite=True, unsafe=True, skip_tasks=True, quiet=True
+    )
+    assert answers_of(project)["databricks_host"] == typed
+    assert f"DATABRICKS_HOST={host}\n" in (project / ".env.example").read_text()
+
+
+def test_closing_message_names_the_kept_host(template_repo: Path, tmp_path: Path) -> None:
+    url = "https://adb-1234567890123456.7.azuredatabricks.net/?o=1234567890123456"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--skip-tasks",
+            "--defaults",
+            "--data",
+            "project_name=Sales",
+            "--data",
+            f"databricks_host={url}",
+            str(template_repo),
+            str(tmp_path / "project"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    said = " ".join(result.stderr.split())
+    host = "https://adb-1234567890123456.7.azuredatabricks.net"
+    assert f"Workspace URL: kept only the host, {host}, of {url} (for .env.example)." in said
+    closing = result.stderr[result.stderr.index("Your Dagster code location") :].splitlines()
+    # Lines fit 80 columns, but for the destination's path, which no wrap can cut.
+    dst = str(tmp_path / "project")
+    assert all(len(line.replace(dst, "~")) <= 80 for line in closing), result.stderr

@@ -53,7 +53,9 @@ def released_tags(src_path: str) -> list[str]:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
     try:
         listed = subprocess.run(
-            ["git", "ls-remote", "--tags", "--refs", source_url(src_path)],
+            # `--`: the answers file is data, and a _src_path like `--upload-pack=<command>`
+            # must reach git as a repository, never as an option (which would run it).
+            ["git", "ls-remote", "--tags", "--refs", "--", source_url(src_path)],
             capture_output=True,
             text=True,
             timeout=20,
