@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -92,3 +93,38 @@ def test_uv_resolves_the_pinned_package_from_the_template_repo(
         assert f"subdirectory=packages%2F{name}" in package["source"]["git"] or (
             f"subdirectory=packages/{name}" in package["source"]["git"]
         )
+
+
+LOCAL_FOLDER_NOTE = "Rendered from a local folder"
+
+
+@pytest.mark.parametrize("source", ["folder", "git-url"])
+def test_a_render_from_a_local_folder_says_it_installs_on_this_machine_only(
+    template_repo: Path, tmp_path: Path, source: str
+) -> None:
+    # The packages' sources name the template folder: teammates, CI and the image cannot
+    # sync such a project, and the closing message and the README say so (a URL render not).
+    template = str(template_repo) if source == "folder" else f"git+file://{template_repo}"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--defaults",
+            "--skip-tasks",
+            "--data",
+            "project_name=Sales Analytics",
+            template,
+            str(tmp_path / "p"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    message = " ".join((result.stdout + result.stderr).split())
+    readme = (tmp_path / "p" / "README.md").read_text()
+    local = source == "folder"
+    assert (LOCAL_FOLDER_NOTE in message) == local
+    assert (f"({template_repo}): pyproject.toml installs brickpipes" in message) == local
+    assert ("This project was rendered from a local folder" in readme) == local
