@@ -311,6 +311,25 @@ def test_remote_stdio_is_forwarded_only_when_asked(
     assert outcome.result.success
     assert ("remote stdout of writer 0" in out) is include_stdio
     assert ("remote stderr of writer 0" in err) is include_stdio
+    # dagster-pipes' stdio capture announces itself on the remote stderr; that bookkeeping is
+    # not forwarded, so the remote's own output (and its error) comes first.
+    assert "LogWriterChannel" not in out + err
+
+
+def test_the_stdio_captures_own_lines_are_not_forwarded() -> None:
+    from brickpipes.transport import _parse
+
+    def stream(text: str) -> str:
+        params = {"stream": "stderr", "text": text, "extras": {}}
+        return json.dumps(
+            {"__dagster_pipes_version": "0.1", "method": "log_external_stream", "params": params}
+        )
+
+    mixed = _parse(stream("Starting PipesDefaultLogWriterChannel\nTraceback (most recent...\n"))
+    assert mixed["params"]["text"] == "Traceback (most recent...\n"
+    assert _parse(stream("Stopped PipesDefaultLogWriterChannel\n")) is None
+    own = stream("Starting my job\n")
+    assert _parse(own) == json.loads(own)  # the remote's own lines, even look-alikes, stay
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import sys
 import threading
 import time
@@ -336,9 +337,27 @@ def _parse(line: str) -> Any:
         message = json.loads(line)
     except json.JSONDecodeError:
         return None
-    return (
-        message if isinstance(message, dict) and PIPES_PROTOCOL_VERSION_FIELD in message else None
-    )
+    if not isinstance(message, dict) or PIPES_PROTOCOL_VERSION_FIELD not in message:
+        return None
+    return _without_bookkeeping(message)
+
+
+# What dagster-pipes' stdio capture writes to the remote stderr about itself ("Starting
+# PipesDefaultLogWriterChannel"): forwarded, it came before the remote's own output and error.
+BOOKKEEPING = re.compile(r"^(Starting|Stopped) Pipes\w*Channel$")
+
+
+def _without_bookkeeping(message: dict[str, Any]) -> dict[str, Any] | None:
+    """``message``, with the stdio capture's own lines taken out of a forwarded stream (None
+    when nothing else is left)."""
+    params = message.get("params")
+    if message.get("method") != "log_external_stream" or not isinstance(params, dict):
+        return message
+    text = str(params.get("text", ""))
+    kept = [line for line in text.splitlines(keepends=True) if not BOOKKEEPING.match(line.strip())]
+    if len(kept) == len(text.splitlines(keepends=True)):
+        return message
+    return {**message, "params": {**params, "text": "".join(kept)}} if kept else None
 
 
 class VolumesMessageReader(_MessageReader):
