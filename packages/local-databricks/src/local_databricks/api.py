@@ -22,6 +22,7 @@ from .identity import IdentityService
 from .instance_pools import InstancePoolService
 from .jobs import JobService
 from .paths import Storage
+from .repos import RepoService
 from .routing import Request, Router
 from .run_export import RunExportService
 from .runs import SPARK_MODES, RunConfig
@@ -158,6 +159,7 @@ class LocalDatabricks:
         self.files = FileService(self.storage, self.unity_catalog.check_volume_path)
         self.workspace = WorkspaceService(self.storage)
         self.workspace.reset([PAT_USER, self.client_id])
+        self.repos = RepoService(self.workspace)
         self.manager = RunManager(
             self.run_config, self.storage, self.clusters, self.secrets, self._url, self.auth
         )
@@ -184,6 +186,7 @@ class LocalDatabricks:
             self.unity_catalog,
             self.instance_pools,
             self.workspace_conf,
+            self.repos,
             self.commands,
             ScimService(self.auth.client_ids),
             RunExportService(self.manager, self.storage),
@@ -256,6 +259,7 @@ class LocalDatabricks:
         self.commands.reset()
         self.instance_pools.reset()
         self.workspace_conf.reset()
+        self.repos.reset()
         self.secrets.reset()
         self.tokens.reset()
         self._install_credentials()

@@ -49,7 +49,8 @@ class WorkspaceService:
         router.add("POST", base + "mkdirs", self.mkdirs)
         router.add("POST", base + "delete", self.delete)
 
-    def _object_id(self, canonical: str) -> int:
+    def object_id(self, canonical: str) -> int:
+        """The object id of a path (given on first use, kept until the object is deleted)."""
         with self._lock:
             meta = self._meta.setdefault(canonical, {})
             if "object_id" not in meta:
@@ -64,7 +65,7 @@ class WorkspaceService:
 
     def info(self, canonical: str, local: Path) -> dict:
         """ObjectInfo for an existing path."""
-        object_id = self._object_id(canonical)
+        object_id = self.object_id(canonical)
         with self._lock:
             meta = dict(self._meta.get(canonical, {}))
         stat = local.stat()
@@ -76,7 +77,7 @@ class WorkspaceService:
             "created_at": meta.get("created_at", stat.st_mtime_ns // 1_000_000),
         }
         if local.is_dir():
-            result["object_type"] = "DIRECTORY"
+            result["object_type"] = "REPO" if meta.get("object_type") == "REPO" else "DIRECTORY"
         elif meta.get("object_type") == "NOTEBOOK":
             result["object_type"] = "NOTEBOOK"
             result["language"] = meta.get("language", "PYTHON")
@@ -215,6 +216,21 @@ class WorkspaceService:
                 raise invalid("Cannot delete the workspace root.")
             if any(local.iterdir()) and not req.bool_param("recursive"):
                 raise ApiError(400, "DIRECTORY_NOT_EMPTY", f"Folder ({canonical}) is not empty.")
+        self.remove(canonical, local)
+        return {}
+
+    def add_repo(self, canonical: str, local: Path) -> int:
+        """Create the folder of a Git folder (repo) and mark it `REPO`; return its object id."""
+        local.mkdir()
+        with self._lock:
+            meta = self._meta.setdefault(canonical, {})
+            meta["object_type"] = "REPO"
+            meta["created_at"] = meta.get("created_at", now_ms())
+        return self.object_id(canonical)
+
+    def remove(self, canonical: str, local: Path) -> None:
+        """Remove an object (a folder with everything in it) and the metadata below it."""
+        if local.is_dir():
             shutil.rmtree(local)
         else:
             local.unlink()
@@ -222,4 +238,3 @@ class WorkspaceService:
             prefix = canonical.rstrip("/") + "/"
             for key in [k for k in self._meta if k == canonical or k.startswith(prefix)]:
                 del self._meta[key]
-        return {}
