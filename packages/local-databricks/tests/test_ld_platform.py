@@ -270,3 +270,11 @@ def test_env_helper(local_databricks):
 def test_env_fixture(local_databricks_env):
     assert os.environ["DATABRICKS_HOST"] == local_databricks_env.url
     assert WorkspaceClient().current_user.me().user_name == "local.user@example.com"
+
+
+def test_a_run_page_url_opens_a_page_not_an_api_error(local_databricks, w):
+    # A run's run_page_url is <host>/?o=...#job/...; a browser sends GET /?o=... without a token.
+    status, headers, body = raw(local_databricks, "GET", "/?o=1234567890123456", token=None)
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    assert b"no web UI" in body and b"jobs/runs/get" in body

@@ -19,12 +19,28 @@ class IdentityService:
 
     def register(self, router: Router) -> None:
         """Add the identity routes (the first three need no auth)."""
+        router.add("GET", r"/", self.home, auth=False)
         router.add("GET", r"/\.well-known/databricks-config", self.host_metadata, auth=False)
         router.add(
             "GET", r"/oidc/\.well-known/oauth-authorization-server", self.discovery, auth=False
         )
         router.add("POST", r"/oidc/v1/token", self.token, auth=False)
         router.add("GET", r"/api/2\.0/preview/scim/v2/Me", self.me)
+
+    def home(self, req: Request) -> Response:
+        """GET /: where a run's page URL (``<host>/?o=...#job/<id>/run/<id>``) leads in a browser.
+
+        A workspace shows the run there; local Databricks has no web UI, so a short page says so
+        and how to read the run, instead of an API error (the browser sends no token)."""
+        page = (
+            "<!doctype html><title>local Databricks</title><h1>local Databricks</h1>"
+            "<p>An offline stand-in for the Databricks REST API: it has no web UI. The run this "
+            "link names ran here; read it with the API, for example "
+            "<code>GET /api/2.2/jobs/runs/get?run_id=&lt;id&gt;</code> and "
+            "<code>GET /api/2.2/jobs/runs/get-output?run_id=&lt;task run id&gt;</code> "
+            "(with the server's token), or in the Dagster run's logs and metadata.</p>"
+        )
+        return Response(200, page.encode(), content_type="text/html; charset=utf-8")
 
     def host_metadata(self, req: Request) -> dict:
         """GET /.well-known/databricks-config (used by newer SDKs)."""
