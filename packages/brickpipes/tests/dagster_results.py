@@ -10,16 +10,9 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from brickpipes.testing import failure_text
 
-def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    """Every message of the step failures, causes included."""
-    messages = []
-    for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
-        while error is not None:
-            messages.append(error.message)
-            error = error.cause
-    return "\n".join(messages)
+__all__ = ["failure_text", "interrupt_while_running", "life_cycle", "polls", "wait_for"]
 
 
 def wait_for(predicate, timeout: float = 30) -> None:
