@@ -40,8 +40,9 @@ BRICKPIPES = PACKAGES / "brickpipes"
 WHEELS = ROOT / ".nox" / "wheels"
 # pyspark (a dev dependency of the Spark example, and of dagster-databricks) is an sdist only.
 # uv builds it for every new project here (about 15 s and 1.4 GB of cache each time), so the
-# suite builds the wheels once and hands them to every render through UV_FIND_LINKS. A cache warmer, not a pin:
-# a version not listed here is simply built by uv as before. 4.2.1 is the last for Python 3.10.
+# suite builds the wheels once and hands them to every render through UV_FIND_LINKS. A cache
+# warmer, not a pin: a version not listed here is simply built by uv as before. 4.2.1 is the
+# last for Python 3.10.
 PREBUILT = ("pyspark==4.3.0", "pyspark==4.2.1")
 
 nox.needs_version = ">=2025.2.9"
