@@ -103,9 +103,7 @@ def load_profiles(path: Path) -> dict[str, ClusterProfile]:
     return profiles
 
 
-def get_profile(
-    path: Path, name: str, overrides: dict[str, Any] | None = None
-) -> ClusterProfile:
+def get_profile(path: Path, name: str, overrides: dict[str, Any] | None = None) -> ClusterProfile:
     """Return profile ``name`` of ``path`` with ``overrides`` applied; unknown names list the
     valid ones."""
     profiles = load_profiles(path)
