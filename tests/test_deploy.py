@@ -294,7 +294,12 @@ def test_image_dependencies_leave_out_the_dev_group(template_repo: Path, tmp_pat
     export = ["uv", "export", "--locked", "--no-dev", "--no-emit-project", "--no-hashes"]
     result = subprocess.run(export, cwd=context, env=offline, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    names = {line.split("==")[0] for line in result.stdout.splitlines() if "==" in line}
+    # "name==version", or "name @ git+..." for a git source (brickpipes).
+    names = {
+        re.split(r"\s*(?:==|@)", line)[0]
+        for line in result.stdout.splitlines()
+        if line and not line.startswith((" ", "#"))
+    }
     assert {"dagster", "brickpipes", "dagster-cloud", "databricks-sdk"} <= names
     # No Spark in production: dagster-databricks is not a dependency of the runtime.
     assert not names & {"pyspark", "py4j", "dagster-databricks", "dagster-pyspark", "dagster-spark"}

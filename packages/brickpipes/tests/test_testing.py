@@ -209,3 +209,36 @@ def test_a_local_run_summary_names_the_cause_of_a_failed_step() -> None:
     # Dagster wraps it in "Error occurred while executing op ...:"; the summary goes past that.
     cause = testing.failure_cause(failure.step_failure_data.error)
     assert cause == "RuntimeError: remote said: order 42 has no region"
+
+
+def test_remote_code_unit_tested_through_local_files_reports_every_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dagster_pipes
+
+    from brickpipes_remote import open_pipes
+
+    monkeypatch.setattr(dagster_pipes.PipesContext, "_instance", None)
+    check = dg.AssetCheckSpec("rows_positive", asset="probe")
+
+    @dg.asset(check_specs=[check])
+    def probe(context):
+        with dg.open_pipes_session(
+            context=context,
+            context_injector=testing.LocalContextInjector(),
+            message_reader=testing.LocalMessageReader(),
+        ) as session:
+            argv = ["remote.py"]
+            for pair in session.get_bootstrap_cli_arguments().items():
+                argv += pair
+            monkeypatch.setattr(sys, "argv", argv)
+            with open_pipes() as remote:  # the "local" transport the bootstrap names
+                remote.report_asset_check(check_name="rows_positive", passed=True)
+                remote.report_asset_materialization(metadata={"rows": 3})
+        yield from session.get_results()
+
+    result = dg.materialize([probe])
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    assert event.materialization.metadata["rows"].value == 3
+    assert [e.check_name for e in result.get_asset_check_evaluations()] == ["rows_positive"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import sys
 import tempfile
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
 import pytest
-from dagster import PipesTempFileContextInjector, PipesTempFileMessageReader
+from dagster import PipesMessageReader, PipesTempFileContextInjector
 from local_databricks import LocalDatabricks
 from local_databricks.bundle import deploy_bundle
 from local_databricks.project import (
@@ -445,11 +446,24 @@ class LocalContextInjector(PipesTempFileContextInjector):
             yield {**params, "transport": "local"}
 
 
-class LocalMessageReader(PipesTempFileMessageReader):
-    """Pipes messages through a local temp file (see :class:`LocalContextInjector`)."""
+class LocalMessageReader(PipesMessageReader):
+    """Pipes messages through a local temp file (see :class:`LocalContextInjector`), read once
+    the session closes: a unit test runs the remote code to its end inside the session, and a
+    file tailed while it is written can yield half a line (Dagster's file reader then stops)."""
 
     @contextmanager
     def read_messages(self, handler: Any) -> Iterator[dict[str, Any]]:
-        """The temp file's params, with the transport named."""
-        with super().read_messages(handler) as params:
-            yield {**params, "transport": "local"}
+        """The file's params, with the transport named; every message handled at the end."""
+        with tempfile.TemporaryDirectory(prefix="brickpipes-local-") as folder:
+            path = Path(folder) / "messages"
+            path.touch()
+            try:
+                yield {"path": str(path), "transport": "local"}
+            finally:
+                for line in path.read_text(encoding="utf-8").splitlines():
+                    if line.strip():
+                        handler.handle_message(json.loads(line))
+
+    def no_messages_debug_text(self) -> str:
+        """What the session tells when no message came."""
+        return "Read messages from a local file: open Pipes with brickpipes_remote.open_pipes."
