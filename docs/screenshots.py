@@ -43,6 +43,8 @@ CHOSEN = "screenshot-asset.txt"
 # Tall: the whole asset graph fits at a zoom that still shows each node's status rows, and the
 # asset page shows its metadata table down to the run URL.
 VIEWPORT = {"width": 1500, "height": 2000}
+# Where the first node's "Latest event" row goes: just under the page header and the search bar.
+GRAPH_TOP = 160
 # Chromium's names in Debian (chromium) and in other distributions.
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 # Buttons that close Dagster's first-run dialogs (1.13: "Join the Dagster community", Skip).
@@ -272,10 +274,15 @@ def settle(page: Any) -> None:
     page.wait_for_timeout(1500)  # the graph lays out and fits once its data arrives
 
 
+def boxes_of(page: Any, text: str) -> list[dict[str, float]]:
+    """The bounding boxes of the elements showing exactly ``text``."""
+    boxes = [e.bounding_box() for e in page.get_by_text(text, exact=True).all()]
+    return [box for box in boxes if box]
+
+
 def extent(page: Any, text: str) -> tuple[int, int]:
     """The right and bottom edges of the elements showing exactly ``text``."""
-    boxes = [box for box in (e.bounding_box() for e in page.get_by_text(text, exact=True).all())]
-    boxes = [box for box in boxes if box]
+    boxes = boxes_of(page, text)
     if not boxes:
         return VIEWPORT["width"], VIEWPORT["height"]
     return (
@@ -314,6 +321,16 @@ def screenshots(url: str, images: Path, asset_path: str) -> list[Path]:
         page.wait_for_selector("text=Latest event", timeout=60_000)  # nodes drawn in detail
         settle(page)
         dismiss_popups(page)
+        # The graph is laid out centred in the tall viewport: drag it up under the page's
+        # header, so the picture has no empty band above the first node.
+        top = min(box["y"] for box in boxes_of(page, "Latest event"))
+        gap = int(top) - GRAPH_TOP
+        if gap > 0:
+            page.mouse.move(VIEWPORT["width"] // 2, VIEWPORT["height"] - 40)
+            page.mouse.down()
+            page.mouse.move(VIEWPORT["width"] // 2, VIEWPORT["height"] - 40 - gap, steps=10)
+            page.mouse.up()
+            page.wait_for_timeout(500)
         # Every node has a "Latest event" row; kind tags sit just below the lowest one.
         right, bottom = extent(page, "Latest event")
         page.screenshot(path=str(graph), clip=clip(right, bottom + 120))
