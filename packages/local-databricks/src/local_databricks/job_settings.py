@@ -121,6 +121,27 @@ def _check_cluster_spec(spec: object, where: str) -> None:
     check_str(dbfs.get("destination"), f"{where}.cluster_log_conf.dbfs.destination")
 
 
+# The fields of each task kind this checks, each with its type check (in the order checked).
+TASK_KIND_FIELDS = {
+    "spark_python_task": {
+        "python_file": check_str,
+        "source": check_str,
+        "parameters": check_str_list,
+    },
+    "notebook_task": {
+        "notebook_path": check_str,
+        "source": check_str,
+        "base_parameters": check_str_map,
+    },
+    "python_wheel_task": {
+        "package_name": check_str,
+        "entry_point": check_str,
+        "parameters": check_str_list,
+        "named_parameters": check_str_map,
+    },
+}
+
+
 def _check_task_shape(task: dict, where: str) -> None:
     check_str(task.get("task_key"), f"{where}.task_key")
     for name in ("existing_cluster_id", "job_cluster_key", "environment_key", "run_if"):
@@ -133,25 +154,12 @@ def _check_task_shape(task: dict, where: str) -> None:
         dep = _entry(dep, f"{where}.depends_on[{index}]")
         check_str(dep.get("task_key"), f"{where}.depends_on[{index}].task_key")
     check_list(task.get("libraries"), f"{where}.libraries")
-    python = task.get("spark_python_task")
-    if python is not None:
-        python = check_dict(python, f"{where}.spark_python_task")
-        check_str(python.get("python_file"), f"{where}.spark_python_task.python_file")
-        check_str(python.get("source"), f"{where}.spark_python_task.source")
-        check_str_list(python.get("parameters"), f"{where}.spark_python_task.parameters")
-    notebook = task.get("notebook_task")
-    if notebook is not None:
-        notebook = check_dict(notebook, f"{where}.notebook_task")
-        check_str(notebook.get("notebook_path"), f"{where}.notebook_task.notebook_path")
-        check_str(notebook.get("source"), f"{where}.notebook_task.source")
-        check_str_map(notebook.get("base_parameters"), f"{where}.notebook_task.base_parameters")
-    wheel = task.get("python_wheel_task")
-    if wheel is not None:
-        wheel = check_dict(wheel, f"{where}.python_wheel_task")
-        check_str(wheel.get("package_name"), f"{where}.python_wheel_task.package_name")
-        check_str(wheel.get("entry_point"), f"{where}.python_wheel_task.entry_point")
-        check_str_list(wheel.get("parameters"), f"{where}.python_wheel_task.parameters")
-        check_str_map(wheel.get("named_parameters"), f"{where}.python_wheel_task.named_parameters")
+    for kind, fields in TASK_KIND_FIELDS.items():
+        spec = task.get(kind)
+        if spec is not None:
+            spec = check_dict(spec, f"{where}.{kind}")
+            for name, check in fields.items():
+                check(spec.get(name), f"{where}.{kind}.{name}")
 
 
 def _validate_task(task: dict, keys: set[str], job_clusters: set, environments: set) -> None:
