@@ -118,8 +118,10 @@ class DatabricksWorkspace(dg.ConfigurableResource):
         budget = (self.retry_timeout_seconds, self.http_timeout_seconds)
         if self.method.auth_type == "oauth-m2m":
             fetch_oauth_endpoints(self.host, *budget)
-        elif sdk_probes_host_metadata() and self.describe_host().startswith("http"):
-            probe_host(self.describe_host(), *budget)
+        elif sdk_probes_host_metadata():
+            host = self.describe_host()  # for a profile, read from its file: once
+            if host.startswith("http"):
+                probe_host(host, *budget)
         credentials = {field: getattr(self, field) for field in self.method.variables}
         if self.method.auth_type is not None:
             credentials["auth_type"] = self.method.auth_type
