@@ -13,6 +13,28 @@ ROOT = Path(__file__).resolve().parent.parent
 # A render whose toolchain the suite runs for real: defaults plus one render per value of
 # cloud, auth_method and compute (and both transports, Python ends, examples off, each CI,
 # Dagster+ deploy files with GitHub and with GitLab).
+# Every question answered (as `--data` strings), so that a copy asks nothing: the prompt and
+# unattended-verification tests start from it.
+EVERY_ANSWER: dict[str, str] = {
+    "project_name": "Sales Analytics",
+    "project_slug": "sales-analytics",
+    "package_name": "sales_analytics",
+    "description": "Sales tables",
+    "author_name": "Data Platform Team",
+    "author_email": "data-platform@example.com",
+    "python_version": "3.12",
+    "cloud": "aws",
+    "databricks_host": "",
+    "auth_method": "pat",
+    "compute": "job-cluster",
+    "pipes_transport": "volumes",
+    "catalog": "main",
+    "schema": "sales",
+    "pipes_volume": "/Volumes/main/sales/dagster_pipes",
+    "ci": "none",
+    "deploy": "none",
+    "include_examples": "false",
+}
 TOOLCHAIN_CASES: dict[str, dict[str, Any]] = {
     "defaults": {},
     "azure-serverless": {

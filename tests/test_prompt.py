@@ -17,6 +17,7 @@ from pathlib import Path
 import pexpect
 import pytest
 import yaml
+from answers import EVERY_ANSWER
 
 
 def pty_available() -> bool:
@@ -37,24 +38,8 @@ pytestmark = pytest.mark.skipif(
 
 DOWN, ENTER = "\x1b[B", "\r"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-OTHER_ANSWERS = {
-    "project_name": "Sales Analytics",
-    "project_slug": "sales-analytics",
-    "package_name": "sales_analytics",
-    "description": "Sales tables",
-    "author_name": "Data Platform Team",
-    "author_email": "data-platform@example.com",
-    "python_version": "3.12",
-    "databricks_host": "",
-    "compute": "job-cluster",
-    "pipes_transport": "volumes",
-    "catalog": "main",
-    "schema": "sales",
-    "pipes_volume": "/Volumes/main/sales/dagster_pipes",
-    "ci": "none",
-    "deploy": "none",
-    "include_examples": "false",
-}
+# Every answer but the two this test chooses with the arrow keys.
+OTHER_ANSWERS = {k: v for k, v in EVERY_ANSWER.items() if k not in ("cloud", "auth_method")}
 AZURE_CHOICE = "Azure service principal secret (ARM_*)"
 
 

@@ -12,29 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from answers import EVERY_ANSWER
 from frontends import SKIP_VERIFY
 
 # Every question answered, so that a copy without --defaults asks nothing.
-ANSWERS = {
-    "project_name": "Sales Analytics",
-    "project_slug": "sales-analytics",
-    "package_name": "sales_analytics",
-    "description": "Sales tables",
-    "author_name": "Data Platform Team",
-    "author_email": "data-platform@example.com",
-    "python_version": "3.12",
-    "cloud": "aws",
-    "databricks_host": "",
-    "auth_method": "pat",
-    "compute": "job-cluster",
-    "pipes_transport": "volumes",
-    "catalog": "main",
-    "schema": "sales",
-    "pipes_volume": "/Volumes/main/sales/dagster_pipes",
-    "ci": "none",
-    "deploy": "none",
-    "include_examples": "false",
-}
+ANSWERS = EVERY_ANSWER
 STRICT = "COPIER_DAGSTER_DATABRICKS_STRICT_VERIFY"
 FAILED_KEPT = "verification FAILED; the project was kept as rendered"
 FAILED_EXIT = "verification FAILED; exiting 1 because"
