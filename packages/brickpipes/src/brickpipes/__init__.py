@@ -9,6 +9,8 @@ fast and without credentials (the SDK client is built when a run needs it).
   through Dagster Pipes; :class:`RemoteTask` for several tasks in one run.
 * :class:`DatabricksJobs` and :func:`materialize_job_assets`: run an existing job by name and
   map each task's outcome to assets.
+* :class:`DatabricksEnvironment`: which environment (development, pull request, production)
+  a run is in, and so which schema, volume, upload folder and job names it uses.
 * :func:`load_profiles`: the schema and loader of a project's ``clusters.yml``.
 * :class:`DatabricksPipesScript`: the ``dg`` component (``dg scaffold defs
   brickpipes.DatabricksPipesScript <name>``).
@@ -16,6 +18,13 @@ fast and without credentials (the SDK client is built when a run needs it).
 
 from .clusters import ClusterProfile, ClusterProfileError, load_profiles
 from .components import DatabricksPipesScript
+from .environments import (
+    DatabricksEnvironment,
+    Environment,
+    ProductionWriteRefused,
+    drop_environment,
+    ensure_schema_and_volume,
+)
 from .errors import DatabricksRunFailed
 from .jobs import DatabricksJobs, JobRun, TaskResult, materialize_job_assets
 from .pipes import DatabricksPipes, RemoteTask
@@ -29,15 +38,20 @@ __all__ = [
     "AuthMethod",
     "ClusterProfile",
     "ClusterProfileError",
+    "DatabricksEnvironment",
     "DatabricksJobs",
     "DatabricksPipes",
     "DatabricksPipesScript",
     "DatabricksRunFailed",
     "DatabricksWorkspace",
+    "Environment",
     "JobRun",
+    "ProductionWriteRefused",
     "RemoteTask",
     "TaskResult",
     "__version__",
+    "drop_environment",
+    "ensure_schema_and_volume",
     "load_profiles",
     "materialize_job_assets",
     "upload_file",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import dagster as dg
 from pydantic import Field
 
+from .environments import DatabricksEnvironment
 from .errors import state_name, task_error
 from .lifecycle import RemoteRun, start
 from .naming import idempotency_token
@@ -89,6 +90,13 @@ class DatabricksJobs(dg.ConfigurableResource):
     """Triggers existing Databricks jobs by name and waits for them (``jobs/run-now``)."""
 
     workspace: DatabricksWorkspace
+    environment: DatabricksEnvironment | None = Field(
+        default=None,
+        description=(
+            "When set, a job is looked up under its environment's name (the bundle target's "
+            "prefix) and its catalog and schema parameters are the environment's."
+        ),
+    )
     poll_interval_seconds: float = Field(default=10.0, gt=0)
 
     def run_now(
@@ -107,21 +115,34 @@ class DatabricksJobs(dg.ConfigurableResource):
         """
         with self.workspace.explaining_errors(context.log):
             client = self.workspace.get_client()
+            target = "<target>"
+            parameters = dict(job_parameters or {})
+            if self.environment is not None:
+                environment = self.environment.current(client=client)
+                job_name, target = environment.job_name(job_name), environment.bundle_target
+                environment.guard(parameters)
             job_id = find_job(client, job_name)
             if job_id is None:
                 raise dg.Failure(
                     description=(
                         f"No Databricks job is named '{job_name}' at "
                         f"{self.workspace.describe_host()}: deploy the project's bundle "
-                        "(`databricks bundle deploy -t <target>`) or check the name."
+                        f"(`databricks bundle deploy -t {target}`) or check the name."
                     )
                 )
+            if self.environment is not None:
+                settings = client.jobs.get(job_id).settings
+                declared = {p.name for p in (settings.parameters if settings else None) or []}
+                where = {"catalog": environment.catalog, "schema": environment.schema}
+                parameters = {
+                    **{k: v for k, v in where.items() if k in declared},
+                    **parameters,
+                }
             token = idempotency_token(context)
 
             def launch() -> int:
-                parameters = dict(job_parameters) if job_parameters else None
                 started = client.jobs.run_now(
-                    job_id=job_id, job_parameters=parameters, idempotency_token=token
+                    job_id=job_id, job_parameters=parameters or None, idempotency_token=token
                 )
                 return started.bind()["run_id"]
 

@@ -19,6 +19,7 @@ import dagster as dg
 from pydantic import Field
 
 from .clusters import ClusterProfile, get_profile
+from .environments import DatabricksEnvironment, Environment
 from .errors import DatabricksRunFailed
 from .naming import Context, cost_tags, idempotency_token, run_name
 from .runner import OneTimeJob, PipesRun, Submit
@@ -51,6 +52,13 @@ class DatabricksPipes(dg.ConfigurableResource):
     Pipes."""
 
     workspace: DatabricksWorkspace
+    environment: DatabricksEnvironment | None = Field(
+        default=None,
+        description=(
+            "Where runs write, per environment (schema, Pipes volume, upload folder); "
+            "when set, volume_path and code_path derive from it."
+        ),
+    )
     remote_dir: str = Field(
         default="", description="Folder of the remote scripts; script names are relative to it."
     )
@@ -59,7 +67,9 @@ class DatabricksPipes(dg.ConfigurableResource):
     compute: Compute = Field(description="job-cluster, serverless or existing-cluster.")
     transport: Transport = Field(description="Where Pipes context and messages travel.")
     volume_path: str = Field(default="", description="Unity Catalog volume for Pipes files.")
-    code_path: str = Field(description="Workspace folder the scripts are uploaded to.")
+    code_path: str = Field(
+        default="", description="Workspace folder the scripts are uploaded to (no environment)."
+    )
     cluster_id: str = Field(default="", description="All-purpose cluster (existing-cluster).")
     dagster_pipes_requirement: str = Field(description="The dagster-pipes pin for the remote.")
     # Defaults: 2 runs/get and 15 Pipes message reads a minute while a run works (upstream's
@@ -98,7 +108,8 @@ class DatabricksPipes(dg.ConfigurableResource):
         """
 
         def spark_python_task(client: WorkspaceClient) -> dict[str, Any]:
-            path = upload_script(client, self.remote_path(script), self.code_path)
+            self._guard(client, {"parameters": parameters or []})
+            path = upload_script(client, self.remote_path(script), self.code_folder(client))
             return {"spark_python_task": {"python_file": path, "parameters": parameters or []}}
 
         options = {"extras": extras, "profile": profile, "overrides": overrides}
@@ -117,7 +128,9 @@ class DatabricksPipes(dg.ConfigurableResource):
         """Run the source-format notebook ``remote/<notebook>``, like :meth:`run`."""
 
         def notebook_task(client: WorkspaceClient) -> dict[str, Any]:
-            path = upload_notebook(client, self.remote_path(notebook), self.code_path)
+            self._guard(client, {"base_parameters": base_parameters or {}})
+            folder = self.code_folder(client)
+            path = upload_notebook(client, self.remote_path(notebook), folder)
             task = {"notebook_path": path, "base_parameters": base_parameters or {}}
             return {"notebook_task": {**task, "source": "WORKSPACE"}}
 
@@ -141,6 +154,7 @@ class DatabricksPipes(dg.ConfigurableResource):
         """
         with self.workspace.explaining_errors(context.log):
             client = self.workspace.get_client()
+            extras = self._prepared(context, client, extras)
             cluster = self.profile(profile, overrides)
             task = self._placed({"task_key": task_key, **payload(client)}, context, cluster)
             submit = Submit(client, self._submit_args(context, cluster, [task]))
@@ -165,14 +179,16 @@ class DatabricksPipes(dg.ConfigurableResource):
         """
         with self.workspace.explaining_errors(context.log):
             client = self.workspace.get_client()
+            extras = self._prepared(context, client, extras)
+            for task in tasks.values():
+                self._guard(client, {"parameters": list(task.parameters)})
             cluster = self.profile(profile, overrides)
+            folder = self.code_folder(client)
             specs = [
                 {
                     "task_key": key,
                     "spark_python_task": {
-                        "python_file": upload_script(
-                            client, self.remote_path(task.script), self.code_path
-                        ),
+                        "python_file": upload_script(client, self.remote_path(task.script), folder),
                         "parameters": list(task.parameters),
                     },
                 }
@@ -206,6 +222,44 @@ class DatabricksPipes(dg.ConfigurableResource):
                 return pipes_run.execute(context, shared, job, extras)
             finally:
                 job.delete()
+
+    def current_environment(self, client: WorkspaceClient | None = None) -> Environment:
+        """The environment this process runs in: where its runs write (schema, volume,
+        upload folder); see :class:`.environments.DatabricksEnvironment`."""
+        if self.environment is None:
+            raise dg.Failure(
+                description="DatabricksPipes has no environment: set its `environment` field."
+            )
+        return self.environment.current(client=client)
+
+    def code_folder(self, client: WorkspaceClient | None = None) -> str:
+        """The workspace folder this environment's scripts and data are uploaded to."""
+        if self.environment is None:
+            return self.code_path
+        return self.current_environment(client).code_path
+
+    def volume_folder(self, client: WorkspaceClient | None = None) -> str:
+        """The Unity Catalog volume of this environment's Pipes files."""
+        if self.environment is None:
+            return self.volume_path
+        return self.current_environment(client).volume_path
+
+    def _prepared(
+        self, context: Context, client: WorkspaceClient, extras: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """``extras`` checked against production and completed with where the environment
+        writes; the environment's schema and volume created on first use."""
+        if self.environment is None:
+            return extras
+        environment = self.current_environment(client)
+        self._guard(client, extras or {})
+        for created in self.environment.ensure(client, environment):
+            context.log.info(f"Created {created} for the {environment.describe()}.")
+        return {**environment.extras(), **(extras or {})}
+
+    def _guard(self, client: WorkspaceClient, values: dict[str, Any]) -> None:
+        if self.environment is not None:
+            self.current_environment(client).guard(values)
 
     def remote_path(self, name: str) -> Path:
         """The local file of remote script or notebook ``name`` (relative to ``remote_dir``)."""
@@ -265,7 +319,7 @@ class DatabricksPipes(dg.ConfigurableResource):
         injector, reader = open_transport(
             client,
             "volumes" if self.compute == "serverless" else self.transport,
-            volume_path=self.volume_path,
+            volume_path=self.volume_folder(client),
             writers=writers,
             interval=self.message_interval_seconds,
             include_stdio_in_messages=self.forward_stdio,
