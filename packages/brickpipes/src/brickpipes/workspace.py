@@ -14,6 +14,9 @@ or refused the credentials.
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +35,11 @@ AuthMethodName = Literal["pat", "oauth-m2m", "azure-client-secret", "profile"]
 # Variable names, not values: the secret scan's allowlist pragmas below say so.
 # The SDK logs each retry on this logger, at DEBUG (databricks/sdk/retries.py).
 SDK_RETRY_LOGGER = "databricks.sdk.retries"
+# Local Databricks (`brickpipes local` writes it into .env): when it names the workspace host,
+# azure-client-secret gets its token from that server's Entra ID stand-in, not from Microsoft.
+LOCAL_DATABRICKS_VARIABLE = "LOCAL_DATABRICKS_URL"
+# The Entra ID application of Azure Databricks: the resource its tokens are issued for.
+AZURE_DATABRICKS_RESOURCE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d"
 
 
 @dataclass(frozen=True)
@@ -125,12 +133,32 @@ class DatabricksWorkspace(dg.ConfigurableResource):
         credentials = {field: getattr(self, field) for field in self.method.variables}
         if self.method.auth_type is not None:
             credentials["auth_type"] = self.method.auth_type
+        token_url = self.local_entra_token_url()
+        if token_url is not None:
+            # The SDK's azure-client-secret only asks Microsoft's login endpoints.
+            credentials = {
+                "host": self.host,
+                "auth_type": "azure-client-secret",
+                "credentials_strategy": LocalEntraCredentials(
+                    token_url, self.azure_client_id, self.azure_client_secret
+                ),
+            }
         config = Config(
             **credentials,
             http_timeout_seconds=self.http_timeout_seconds,
             retry_timeout_seconds=self.retry_timeout_seconds,
         )
         return WorkspaceClient(config=config)
+
+    def local_entra_token_url(self) -> str | None:
+        """For azure-client-secret against local Databricks (``LOCAL_DATABRICKS_URL`` is the
+        host), the token endpoint of its Entra ID stand-in; else None."""
+        local = os.environ.get(LOCAL_DATABRICKS_VARIABLE, "").rstrip("/")
+        if self.auth_method != "azure-client-secret" or not local:
+            return None
+        if self.host.rstrip("/") != local:
+            return None
+        return f"{local}/local-entra/{self.azure_tenant_id}/oauth2/token"
 
     def describe_auth(self) -> str:
         """Say which auth method and variables are in use, without any secret value."""
@@ -212,3 +240,48 @@ class DatabricksWorkspace(dg.ConfigurableResource):
                 f"(retry_timeout_seconds). Check {check}."
             )
         )
+
+
+class LocalEntraCredentials:
+    """An SDK credentials strategy: Entra ID client credentials (v1 token endpoint, as the
+    SDK's azure-client-secret asks) exchanged at ``token_url``; the token is renewed a minute
+    before it expires. A refused exchange raises Entra's error (``invalid_client: AADSTS...``).
+    """
+
+    def __init__(self, token_url: str, client_id: str, client_secret: str) -> None:
+        self.token_url, self.client_id, self.client_secret = token_url, client_id, client_secret
+        self._lock = threading.Lock()
+        self._token, self._expires = "", 0.0
+
+    def auth_type(self) -> str:
+        return "azure-client-secret"
+
+    def __call__(self, cfg: Any) -> Any:
+        self.token()  # a wrong secret fails when the client is built, as on Azure
+        return lambda: {"Authorization": f"Bearer {self.token()}"}
+
+    def token(self) -> str:
+        """A valid access token, fetched when there is none or it expires within a minute."""
+        import requests
+
+        with self._lock:
+            if time.monotonic() < self._expires - 60:
+                return self._token
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "resource": AZURE_DATABRICKS_RESOURCE,
+            }
+            response = requests.post(self.token_url, data=form, timeout=30)
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            if not response.ok or "access_token" not in body:
+                error = body.get("error", f"HTTP {response.status_code}")
+                text = body.get("error_description", response.text[:200])
+                raise ValueError(f"{error}: {text} (Entra ID token endpoint {self.token_url})")
+            self._token = body["access_token"]
+            self._expires = time.monotonic() + float(body.get("expires_in", 3600))
+            return self._token
