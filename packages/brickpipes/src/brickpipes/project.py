@@ -64,16 +64,25 @@ class Project:
         return self.pyproject.get("tool", {}).get("brickpipes", {})
 
     def resource(self, kind: type[R]) -> R | None:
-        """The first declared resource of class ``kind``, or one nested in another."""
+        """The first declared resource of class ``kind``, or one nested in another, with its
+        environment variables read (``dg.EnvVar`` values resolved now)."""
+        found = None
         for value in self.resources.values():
             if isinstance(value, kind):
-                return value
-        for value in self.resources.values():
-            for name in getattr(type(value), "model_fields", {}):
-                nested = getattr(value, name, None)
-                if isinstance(nested, kind):
-                    return nested
-        return None
+                found = value
+                break
+        else:
+            for value in self.resources.values():
+                for name in getattr(type(value), "model_fields", {}):
+                    nested = getattr(value, name, None)
+                    if isinstance(nested, kind):
+                        found = nested
+                        break
+                if found is not None:
+                    break
+        if isinstance(found, dg.ConfigurableResource):
+            return found.process_config_and_initialize()  # type: ignore[return-value]
+        return found
 
     @property
     def workspace(self) -> DatabricksWorkspace:
