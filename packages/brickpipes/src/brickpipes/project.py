@@ -7,8 +7,10 @@ from ``[tool.dg.project]``, the definitions from ``<root_module>.definitions`` (
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +23,9 @@ from .pipes import DatabricksPipes
 from .workspace import DatabricksWorkspace
 
 R = TypeVar("R")
+# What the commands' resources were set up in; closed when the process exits.
+_OPEN = ExitStack()
+atexit.register(_OPEN.close)
 
 
 class ProjectError(Exception):
@@ -81,7 +86,8 @@ class Project:
                 if found is not None:
                     break
         if isinstance(found, dg.ConfigurableResource):
-            return found.process_config_and_initialize()  # type: ignore[return-value]
+            # Resources with a teardown are set up in a context: kept open for the command.
+            return _OPEN.enter_context(found.process_config_and_initialize_cm())  # type: ignore[return-value]
         return found
 
     @property
