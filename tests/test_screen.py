@@ -63,7 +63,11 @@ BAD_TYPED: list[tuple[str, list[str], str]] = [
     ),
     ("catalog", ["", "Main", "1st", "main-2"], "main"),
     ("schema", ["", "Sales", "sales-data"], "sales"),
-    ("pipes_volume", ["/Volumes/main/sales", "/Volumes/main/sales/pipes/"], "/Volumes/main/s/p"),
+    (
+        "pipes_volume",
+        ["/Volumes/main/sales", "/Volumes/main/sales/pipes/", "/Volumes/ops/s/p"],
+        "/Volumes/main/sales/p",
+    ),
 ]
 QUESTION_ORDER = [
     "project_name",

@@ -17,9 +17,11 @@ STEPS = {
 
 
 def main(argv: list[str]) -> None:
-    """Run the step named by ``argv[1]`` for the run date ``argv[2]`` (empty: latest)."""
+    """Run the step named by ``argv[1]`` for the run date ``argv[2]`` (empty: latest), writing
+    to the schema ``argv[3].argv[4]`` (the job's catalog and schema parameters)."""
     step, run_date = argv[1], argv[2] if len(argv) > 2 else ""
-    print(f"{step}: {STEPS[step]} (run_date={run_date or 'latest'})")
+    schema = ".".join(argv[3:5]) or "(no schema given)"
+    print(f"{step}: {STEPS[step]} (run_date={run_date or 'latest'}, schema={schema})")
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ def main(args: argparse.Namespace) -> int:
     environ = dict(os.environ)
     if getattr(args, "pull_request", None):
         environ[PULL_REQUEST_VARIABLE] = args.pull_request
-    client = workspace.get_client()
-    environment = project.environment.current(environ, client=client)
+    # A client only when needed: to name a developer from the workspace, or to drop a schema.
+    environment = project.environment.current(environ)
     if args.command == "environment":
         print(f"{environment.describe()} at {workspace.describe_host()}")
         print(f"  tables     {environment.catalog}.{environment.schema}.<table>")
@@ -41,7 +41,7 @@ def main(args: argparse.Namespace) -> int:
     if environment.is_production:
         print(f"Refused: {environment.describe()} is production; it is never dropped.")
         return 1
-    dropped = drop_environment(client, environment)
+    dropped = drop_environment(workspace.get_client(), environment)
     what = f"schema {environment.schema_name}"
     print(f"Dropped {what} and everything in it." if dropped else f"No {what} to drop.")
     return 0

@@ -54,15 +54,17 @@ class ProductionWriteRefused(dg.Failure):
 def short_name(user_name: str, display_name: str | None = None) -> str:
     """A workspace identity as the Databricks CLI's ``workspace.current_user.short_name``.
 
-    The user name's part before ``@`` (a service principal's user name is its application
-    id: its display name is used), lowercased, with every character outside ``a-z0-9_``
-    replaced by ``_``.
+    The Databricks CLI's rule (``GetShortUserName`` and ``NormalizeString`` of
+    databricks/cli; ``local_databricks.bundle.short_name`` is the same): the user name, or the
+    display name of a service principal (whose user name is its application id, a UUID); its
+    part before ``@``, lowercased, every run of other characters than letters and digits as
+    one ``_``, none at either end.
     """
     name = user_name
-    if "@" not in user_name and display_name and _looks_like_uuid(user_name):
+    if display_name and _looks_like_uuid(user_name):
         name = display_name
     local = name.split("@", 1)[0].lower()
-    return re.sub(r"[^a-z0-9_]", "_", local)
+    return re.sub(r"[^a-z0-9]+", "_", local).strip("_")
 
 
 def _looks_like_uuid(value: str) -> bool:

@@ -7,8 +7,10 @@ from ``[tool.dg.project]``, the definitions from ``<root_module>.definitions`` (
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +23,9 @@ from .pipes import DatabricksPipes
 from .workspace import DatabricksWorkspace
 
 R = TypeVar("R")
+# What the commands' resources were set up in; closed when the process exits.
+_OPEN = ExitStack()
+atexit.register(_OPEN.close)
 
 
 class ProjectError(Exception):
@@ -64,16 +69,26 @@ class Project:
         return self.pyproject.get("tool", {}).get("brickpipes", {})
 
     def resource(self, kind: type[R]) -> R | None:
-        """The first declared resource of class ``kind``, or one nested in another."""
+        """The first declared resource of class ``kind``, or one nested in another, with its
+        environment variables read (``dg.EnvVar`` values resolved now)."""
+        found = None
         for value in self.resources.values():
             if isinstance(value, kind):
-                return value
-        for value in self.resources.values():
-            for name in getattr(type(value), "model_fields", {}):
-                nested = getattr(value, name, None)
-                if isinstance(nested, kind):
-                    return nested
-        return None
+                found = value
+                break
+        else:
+            for value in self.resources.values():
+                for name in getattr(type(value), "model_fields", {}):
+                    nested = getattr(value, name, None)
+                    if isinstance(nested, kind):
+                        found = nested
+                        break
+                if found is not None:
+                    break
+        if isinstance(found, dg.ConfigurableResource):
+            # Resources with a teardown are set up in a context: kept open for the command.
+            return _OPEN.enter_context(found.process_config_and_initialize_cm())  # type: ignore[return-value]
+        return found
 
     @property
     def workspace(self) -> DatabricksWorkspace:

@@ -36,12 +36,14 @@ from local_databricks import LocalDatabricks
 from local_databricks.bundle import deploy_bundle
 from local_databricks.project import (
     ProjectSettings,
+    api_call,
     call_summary,
     create_cluster,
     create_volumes,
     load_toml,
 )
 
+from .environments import DEVELOPER_VARIABLE, short_name
 from .pipes import Compute
 from .workspace import AUTH_METHODS
 
@@ -49,8 +51,9 @@ if TYPE_CHECKING:
     import dagster as dg
 
 COMPUTES: tuple[str, ...] = get_args(Compute)
-# Every variable a project's auth may read: cleared before local variables are set.
-CREDENTIAL_PREFIXES = ("DATABRICKS_", "ARM_")
+# Every variable a project's auth may read, and those that choose its environment (Dagster+,
+# brickpipes): cleared before local variables are set, so a local run is a development run.
+CREDENTIAL_PREFIXES = ("DATABRICKS_", "ARM_", "DAGSTER_CLOUD_", "BRICKPIPES_")
 # What a child process (e.g. a test's Dagster subprocess) needs to wire itself the same way.
 CHILD_VARIABLES = ("LOCAL_DATABRICKS_URL", "LOCAL_DATABRICKS_TOKEN", "LOCAL_DATABRICKS_AUTH_METHOD")
 # Entra ID cannot be emulated offline: these stand in for the service principal's values, and
@@ -124,6 +127,10 @@ def local_environment(
         env = {name: values[name] for name in AUTH_METHODS[method].variables.values()}
     if settings.compute == "existing-cluster":
         env["DATABRICKS_CLUSTER_ID"] = create_cluster(server)
+    # A development run, named as the server's own user, who deploys the bundle's dev target:
+    # whichever identity the auth method authenticates as, Dagster and the bundle agree.
+    me = api_call(server, "GET", "/api/2.0/preview/scim/v2/Me")
+    env[DEVELOPER_VARIABLE] = short_name(me["userName"], me.get("displayName"))
     env.update(zip(CHILD_VARIABLES, (server.url, server.token, method), strict=True))
     return env
 

@@ -4,33 +4,148 @@ job's task files are uploaded under the target's ``workspace.file_path``, then t
 created, or reset to the bundle's settings. Local runs and tests then find the jobs by the
 names the bundle gives them, as the code location does on a workspace.
 
-Only the part of the bundle format this project uses is read: job resources, variables with
-defaults (``BUNDLE_VAR_<name>`` overrides them, as for the CLI), targets with a workspace and
-variables, ``${...}`` references to those, and ``python_file`` paths relative to the resource
-file. Anything else is an error that says to deploy with the CLI.
+Only the part of the bundle format this project uses is read: job resources; variables with
+defaults, per-target values, overrides (``variables=`` here, ``--var`` on the command line,
+``BUNDLE_VAR_<name>`` in the environment, as for the CLI) and references between them; targets
+with a ``mode`` (``development``: ``[dev <short name>] `` names, paused schedules, a ``dev``
+tag, a per-user root path), ``presets`` (``name_prefix``, ``tags``, ``trigger_pause_status``,
+``jobs_max_concurrent_runs``) and a workspace; ``${bundle.*}``, ``${var.*}``,
+``${workspace.*}`` and ``${workspace.current_user.*}`` references (the user is the server's
+``SCIM Me``); and ``python_file`` paths relative to the resource file. Dynamic value references
+(``{{job.parameters.x}}``, ``{{task.name}}``...) are left for the run. Anything else is an
+error that says to deploy with the CLI.
+
+``python -m local_databricks.bundle deploy|destroy --url URL --token TOKEN [-t target]
+[--var name=value]... [root]`` does the same from a shell.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from dataclasses import dataclass
+import unicodedata
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
-
-from .project import api_call
-
-if TYPE_CHECKING:
-    from .api import LocalDatabricks
+from typing import Any, Protocol
+from urllib.parse import quote
 
 REFERENCE = re.compile(r"\$\{([A-Za-z0-9_.-]+)\}")
-# Keys a job may not have: Dagster decides when the bundle's jobs run.
+# What a schedule-like setting of a job is called; presets pause them (development mode).
 SCHEDULERS = ("schedule", "trigger", "continuous")
 TARGET_KEYS = {"default", "mode", "workspace", "variables", "presets"}
+# Presets for jobs; the others concern resources this module does not read (pipelines,
+# artifacts) and change nothing here. source_linked_deployment changes the file paths: refused.
+JOB_PRESETS = {"name_prefix", "tags", "trigger_pause_status", "jobs_max_concurrent_runs"}
+IGNORED_PRESETS = {"pipelines_development", "artifacts_dynamic_version"}
+PAUSE_STATUSES = ("PAUSED", "UNPAUSED")
+DEVELOPMENT_CONCURRENT_RUNS = 4  # the CLI's default for jobs of a development target
+_UUID = re.compile(
+    r"(?:urn:uuid:)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}|[0-9a-f]{32}",
+    re.IGNORECASE,
+)
 
 
 class BundleError(ValueError):
     """The bundle is malformed, or uses more of the format than this module reads."""
+
+
+class Server(Protocol):
+    """What the REST calls need of a workspace: a ``LocalDatabricks``, or a `Connection`."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def token(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A workspace URL and a token: another identity on the same server (a second user's
+    token, a service principal's OAuth token), or a server started elsewhere."""
+
+    url: str
+    token: str
+
+
+# -- the current user, as the CLI names it ---------------------------------------------------
+
+
+def is_service_principal(user_name: str) -> bool:
+    """Whether ``user_name`` is a service principal's: the CLI's heuristic, a UUID (the
+    application id) rather than an e-mail address (``iamutil.IsServicePrincipal``)."""
+    return _UUID.fullmatch(user_name) is not None
+
+
+def normalize_string(text: str) -> str:
+    """Lowercase, every character but a letter or a digit as ``_``, runs of ``_`` as one, no
+    ``_`` at either end (the CLI's ``textutil.NormalizeString``)."""
+    mapped = "".join(
+        char if char.isalpha() or unicodedata.category(char) == "Nd" else "_"
+        for char in text.lower()
+    )
+    return re.sub("_+", "_", mapped).strip("_")
+
+
+def short_name(user_name: str, display_name: str | None = None) -> str:
+    """``${workspace.current_user.short_name}`` of a user, as the Databricks CLI computes it
+    (``iamutil.GetShortUserName``): the part of the user name before ``@`` (for a service
+    principal, whose user name is its application id, its display name when it has one),
+    normalised by `normalize_string`: ``Jane.Doe@example.com`` -> ``jane_doe``,
+    ``first+tag@x.com`` -> ``first_tag``, ``"_quoted"@x.com`` -> ``quoted``."""
+    name = display_name if display_name and is_service_principal(user_name) else user_name
+    return normalize_string(name.split("@", 1)[0])
+
+
+def domain_friendly_name(user_name: str, display_name: str | None = None) -> str:
+    """``${workspace.current_user.domain_friendly_name}``: the short name without accents,
+    every character but an ASCII letter or digit as ``-``, lowercase
+    (``iamutil.GetShortUserDomainFriendlyName``): ``jöhn.doe@x.com`` -> ``john-doe``."""
+    decomposed = unicodedata.normalize("NFD", short_name(user_name, display_name))
+    plain = unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    )
+    return re.sub(r"[^A-Za-z0-9]", "-", plain).lower()
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The identity a bundle is deployed as (``SCIM Me``): ``${workspace.current_user.*}``."""
+
+    user_name: str
+    display_name: str | None = None
+
+    @property
+    def short_name(self) -> str:
+        return short_name(self.user_name, self.display_name)
+
+    @property
+    def domain_friendly_name(self) -> str:
+        return domain_friendly_name(self.user_name, self.display_name)
+
+    def references(self) -> dict[str, str]:
+        """``workspace.current_user.<field>`` -> value, for ``${...}`` references."""
+        fields = {
+            "userName": self.user_name,
+            "short_name": self.short_name,
+            "domain_friendly_name": self.domain_friendly_name,
+        }
+        if self.display_name:
+            fields["displayName"] = self.display_name
+        return {f"workspace.current_user.{name}": value for name, value in fields.items()}
+
+
+def current_user(server: Server) -> CurrentUser:
+    """Who ``server``'s token is: ``GET /api/2.0/preview/scim/v2/Me``."""
+    me = _call(server, "GET", "/api/2.0/preview/scim/v2/Me") or {}
+    return CurrentUser(user_name=me["userName"], display_name=me.get("displayName") or None)
+
+
+# -- reading ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -42,6 +157,8 @@ class Bundle:
     target: str
     jobs: dict[str, dict[str, Any]]
     files: dict[str, Path]  # "/Workspace/..." -> local file
+    root_path: str = ""  # the target's workspace.root_path ("/Workspace/...")
+    variables: dict[str, Any] = field(default_factory=dict)  # each variable's resolved value
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -73,45 +190,78 @@ def _choose_target(targets: dict[str, Any], target: str | None, path: Path) -> s
     return target
 
 
-def _variables(config: dict[str, Any], target_spec: dict[str, Any], path: Path) -> dict[str, Any]:
+def _variables(
+    config: dict[str, Any],
+    target: str,
+    target_spec: dict[str, Any],
+    overrides: dict[str, Any],
+    path: Path,
+) -> dict[str, Any]:
+    """Each variable's value, unresolved: an override (``--var``), else ``BUNDLE_VAR_<name>``,
+    else the target's value, else the default (the CLI's order)."""
+    declared = config.get("variables") or {}
+    target_values = target_spec.get("variables") or {}
+    for name in [*overrides, *target_values]:
+        if name not in declared:
+            raise BundleError(
+                f"{path}: variable '{name}' is given a value (target '{target}' or an override) "
+                f"but not declared; declare it under variables: ({sorted(declared)} are)."
+            )
     values: dict[str, Any] = {}
-    for name, spec in (config.get("variables") or {}).items():
+    for name, spec in declared.items():
+        for given in (spec, target_values.get(name)):
+            if isinstance(given, dict) and ("lookup" in given or given.get("type") == "complex"):
+                raise BundleError(
+                    f"{path}: variable '{name}' is a lookup or complex variable, which "
+                    "local-databricks does not resolve; give it a plain value."
+                )
         if isinstance(spec, dict) and "default" in spec:
             values[name] = spec["default"]
-    for name, value in (target_spec.get("variables") or {}).items():
-        values[name] = value["default"] if isinstance(value, dict) else value
-    for name in config.get("variables") or {}:
+        if name in target_values:
+            value = target_values[name]
+            values[name] = value.get("default") if isinstance(value, dict) else value
         if f"BUNDLE_VAR_{name}" in os.environ:
             values[name] = os.environ[f"BUNDLE_VAR_{name}"]
-        if name not in values:
+        if name in overrides:
+            values[name] = overrides[name]
+        if values.get(name) is None:
             raise BundleError(
-                f"{path}: variable '{name}' has no value; give it a default or set "
-                f"BUNDLE_VAR_{name}, e.g. BUNDLE_VAR_{name}=value."
+                f"{path}: variable '{name}' has no value for target '{target}': pass it with "
+                f"--var {name}=<value> (variables={{'{name}': ...}} in Python) or "
+                f"BUNDLE_VAR_{name}=<value>, or give it a default."
             )
     return values
 
 
 def _resolve(value: Any, context: dict[str, Any], where: str) -> Any:
-    """``value`` with every ``${name}`` replaced from ``context`` (references may nest)."""
+    """``value`` with every ``${name}`` replaced from ``context`` (references may nest);
+    ``{{...}}`` dynamic value references are left for the run."""
     if isinstance(value, dict):
         return {key: _resolve(item, context, where) for key, item in value.items()}
     if isinstance(value, list):
         return [_resolve(item, context, where) for item in value]
     if not isinstance(value, str):
         return value
-    for _ in range(10):  # a reference's value may hold references itself
-        match = REFERENCE.search(value)
-        if match is None:
-            return value
+
+    def lookup(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name not in context:
-            raise BundleError(
-                f"{where}: unknown reference {match.group(0)}; local-databricks knows "
-                f"{', '.join('${' + known + '}' for known in sorted(context))}."
-            )
-        if match.group(0) == value and not isinstance(context[name], str):
-            return context[name]  # a whole-value reference keeps its type (e.g. a number)
-        value = value.replace(match.group(0), str(context[name]))
+        if name in context:
+            return str(context[name])
+        hint = ""
+        if name.startswith("workspace.current_user."):
+            hint = " (the current user is known when deploying: load_bundle(current_user=...))"
+        raise BundleError(
+            f"{where}: unknown reference {match.group(0)}{hint}; local-databricks knows "
+            f"{', '.join('${' + known + '}' for known in sorted(context))}."
+        )
+
+    for _ in range(10):  # a reference's value may hold references itself
+        match = REFERENCE.fullmatch(value)
+        if match and match.group(1) in context and not isinstance(context[match.group(1)], str):
+            return context[match.group(1)]  # a whole-value reference keeps its type
+        if REFERENCE.search(value) is None:
+            return value
+        value = REFERENCE.sub(lookup, value)
     raise BundleError(f"{where}: references nest too deep in {value!r}.")
 
 
@@ -132,18 +282,86 @@ def _jobs(root: Path, config: dict[str, Any]) -> dict[str, tuple[dict[str, Any],
         for key, job in ((document.get("resources") or {}).get("jobs") or {}).items():
             if key in found:
                 raise BundleError(f"Job '{key}' is defined in {found[key][1]} and in {path}.")
-            scheduled = [name for name in SCHEDULERS if name in job]
-            if scheduled:
-                raise BundleError(
-                    f"{path}: job '{key}' has {scheduled[0]}; Dagster decides when the bundle's "
-                    "jobs run (a schedule here would trigger it twice): remove it."
-                )
             found[key] = (job, path)
     return found
 
 
-def load_bundle(root: Path, target: str | None = None) -> Bundle:
-    """Read ``root/databricks.yml`` for ``target`` (the default target when None)."""
+def _presets(
+    config: dict[str, Any], target: str, spec: dict[str, Any], user: CurrentUser | None, path: Path
+) -> dict[str, Any]:
+    """The target's presets, with what ``mode: development`` adds where they are unset
+    (the CLI's ``ApplyTargetMode``)."""
+    presets = {**(config.get("presets") or {}), **(spec.get("presets") or {})}
+    unknown = set(presets) - JOB_PRESETS - IGNORED_PRESETS
+    if unknown:
+        raise BundleError(
+            f"{path}: target '{target}' presets {sorted(unknown)} are not read by "
+            "local-databricks; deploy this bundle with `databricks bundle deploy`."
+        )
+    mode = spec.get("mode")
+    if mode not in (None, "development", "production"):
+        raise BundleError(f"{path}: target '{target}' mode must be development or production.")
+    if mode == "development":
+        if user is None:
+            raise BundleError(
+                f"{path}: target '{target}' is in development mode, which names jobs after the "
+                "current user: pass current_user= (deploy_bundle reads it from the server)."
+            )
+        if not presets.get("name_prefix"):
+            presets["name_prefix"] = f"[dev {user.short_name}] "
+        presets["tags"] = {"dev": user.short_name, **(presets.get("tags") or {})}
+        presets["jobs_max_concurrent_runs"] = (
+            presets.get("jobs_max_concurrent_runs") or DEVELOPMENT_CONCURRENT_RUNS
+        )
+        presets["trigger_pause_status"] = presets.get("trigger_pause_status") or "PAUSED"
+    if presets.get("trigger_pause_status") not in (None, "", *PAUSE_STATUSES):
+        raise BundleError(
+            f"{path}: target '{target}' presets.trigger_pause_status must be PAUSED or UNPAUSED."
+        )
+    return presets
+
+
+def _apply_presets(job: dict[str, Any], presets: dict[str, Any]) -> None:
+    """The CLI's ``ApplyPresets`` for a job: the prefix as given (no space added), tags the job
+    leaves unset or empty, the concurrency limit if the job sets none, and the pause status of
+    each schedule, trigger and continuous setting that has none."""
+    job["name"] = (presets.get("name_prefix") or "") + job.get("name", "")
+    tags = presets.get("tags") or {}
+    if tags:
+        job_tags = job.setdefault("tags", {})
+        for key in sorted(tags):
+            if not job_tags.get(key):
+                job_tags[key] = tags[key]
+    if not job.get("max_concurrent_runs") and presets.get("jobs_max_concurrent_runs"):
+        job["max_concurrent_runs"] = presets["jobs_max_concurrent_runs"]
+    if presets.get("trigger_pause_status"):
+        for name in SCHEDULERS:
+            if isinstance(job.get(name), dict) and not job[name].get("pause_status"):
+                job[name]["pause_status"] = presets["trigger_pause_status"]
+
+
+def _workspace_path(path: str, user: CurrentUser | None, where: str) -> str:
+    """``~/...`` in the user's home, and ``/Users/...`` or ``/Shared/...`` under ``/Workspace``,
+    as the CLI expands them."""
+    if path.startswith("~/"):
+        if user is None:
+            raise BundleError(f"{where}: '~' needs the current user: pass current_user=.")
+        path = f"/Workspace/Users/{user.user_name}/{path[2:]}"
+    if path.startswith("/") and not path.startswith(("/Workspace/", "/Volumes/")):
+        path = "/Workspace" + path
+    return path.rstrip("/")
+
+
+def load_bundle(
+    root: Path,
+    target: str | None = None,
+    variables: dict[str, Any] | None = None,
+    current_user: CurrentUser | None = None,
+) -> Bundle:
+    """Read ``root/databricks.yml`` for ``target`` (the default target when None), with
+    ``variables`` overriding the bundle's values (``--var name=value``) and ``current_user``
+    for ``${workspace.current_user.*}``, development mode and the default root path."""
+    root = Path(root)
     path = root / "databricks.yml"
     if not path.is_file():
         raise BundleError(f"No databricks.yml in {root}: the bundle of this project is missing.")
@@ -154,22 +372,40 @@ def load_bundle(root: Path, target: str | None = None) -> Bundle:
     targets = config.get("targets") or {"default": {}}
     target = _choose_target(targets, target, path)
     target_spec = targets[target] or {}
+    user = current_user
+    context: dict[str, Any] = {"bundle.name": name, "bundle.target": target}
+    if user is not None:
+        context |= user.references()
+    values = _variables(config, target, target_spec, dict(variables or {}), path)
+    context |= {f"var.{key}": value for key, value in values.items()}
+    presets = _presets(config, target, target_spec, user, path)
     workspace = {**(config.get("workspace") or {}), **(target_spec.get("workspace") or {})}
     if "root_path" not in workspace:
-        raise BundleError(
-            f"{path}: target '{target}' needs workspace.root_path, e.g. "
-            "/Workspace/Shared/dagster/${bundle.name}/${bundle.target}."
-        )
-    context: dict[str, Any] = {"bundle.name": name, "bundle.target": target}
-    context |= {f"var.{k}": v for k, v in _variables(config, target_spec, path).items()}
-    context["workspace.root_path"] = _resolve(workspace["root_path"], context, str(path))
-    file_path = workspace.get("file_path", "${workspace.root_path}/files")
-    context["workspace.file_path"] = _resolve(file_path, context, str(path))
+        if target_spec.get("mode") == "production":
+            raise BundleError(
+                f"{path}: target '{target}' has mode: production, which must set "
+                "workspace.root_path (one copy per target), e.g. "
+                "/Workspace/Shared/dagster/${bundle.name}/${bundle.target}."
+            )
+        if user is None:
+            raise BundleError(
+                f"{path}: target '{target}' sets no workspace.root_path, whose default is in "
+                "the current user's home: pass current_user= or set root_path."
+            )
+        workspace["root_path"] = "~/.bundle/${bundle.name}/${bundle.target}"
+    root_path = _resolve(workspace["root_path"], context, str(path))
+    context["workspace.root_path"] = _workspace_path(root_path, user, str(path))
+    file_path = _resolve(
+        workspace.get("file_path", "${workspace.root_path}/files"), context, str(path)
+    )
+    context["workspace.file_path"] = _workspace_path(file_path, user, str(path))
+    presets = _resolve(presets, context, str(path))
 
     jobs: dict[str, dict[str, Any]] = {}
     files: dict[str, Path] = {}
     for key, (job, source) in _jobs(root, config).items():
         settings = _resolve(job, context, f"{source}: job '{key}'")
+        _apply_presets(settings, presets)
         for task in settings.get("tasks", []):
             python = task.get("spark_python_task") or {}
             relative = python.get("python_file", "")
@@ -185,30 +421,67 @@ def load_bundle(root: Path, target: str | None = None) -> Bundle:
             python["python_file"] = remote
             files[remote] = local
         jobs[key] = settings
-    return Bundle(root=root, target=target, jobs=jobs, files=files)
+    resolved = {key: _resolve(value, context, str(path)) for key, value in values.items()}
+    return Bundle(
+        root=root,
+        target=target,
+        jobs=jobs,
+        files=files,
+        root_path=context["workspace.root_path"],
+        variables=resolved,
+    )
 
 
-def find_job(server: LocalDatabricks, name: str) -> int | None:
+# -- deploying -------------------------------------------------------------------------------
+
+
+def _call(
+    server: Server, method: str, path: str, body: dict | None = None, missing_ok: bool = False
+) -> dict | None:
+    """One REST call with the server's token; None for a 404 when ``missing_ok``."""
+    request = urllib.request.Request(
+        server.url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404 and missing_ok:
+            return None
+        answer = exc.read().decode(errors="replace")
+        if exc.code == 409 and "ALREADY_EXISTS" in answer:
+            return {}  # what exists already is left as it is
+        raise RuntimeError(f"{method} {path}: {exc.code} {answer}") from None
+
+
+def find_job(server: Server, name: str) -> int | None:
     """The id of the job named ``name``; an error if several jobs share the name."""
-    from urllib.parse import quote
-
-    answer = api_call(server, "GET", f"/api/2.2/jobs/list?name={quote(name)}&limit=100")
+    answer = _call(server, "GET", f"/api/2.2/jobs/list?name={quote(name)}&limit=100") or {}
     ids = [job["job_id"] for job in answer.get("jobs", [])]
     if len(ids) > 1:
         raise BundleError(f"Several jobs are named '{name}': {ids}.")
     return ids[0] if ids else None
 
 
-def ensure_job(server: LocalDatabricks, settings: dict[str, Any]) -> int:
+def ensure_job(server: Server, settings: dict[str, Any]) -> int:
     """Create the job ``settings["name"]``, or reset it to ``settings``; return its id."""
     job_id = find_job(server, settings["name"])
     if job_id is None:
-        return api_call(server, "POST", "/api/2.2/jobs/create", settings)["job_id"]
-    api_call(server, "POST", "/api/2.2/jobs/reset", {"job_id": job_id, "new_settings": settings})
+        return (_call(server, "POST", "/api/2.2/jobs/create", settings) or {})["job_id"]
+    _call(server, "POST", "/api/2.2/jobs/reset", {"job_id": job_id, "new_settings": settings})
     return job_id
 
 
-def deploy_job(server: LocalDatabricks, bundle: Bundle, key: str) -> int:
+def _workspace_api_path(path: str) -> str:
+    """The Workspace API takes paths without the ``/Workspace`` prefix jobs use."""
+    return path.removeprefix("/Workspace") or "/"
+
+
+def deploy_job(server: Server, bundle: Bundle, key: str) -> int:
     """Upload the task files of the bundle's job ``key``, then create or reset the job."""
     import base64
 
@@ -216,16 +489,103 @@ def deploy_job(server: LocalDatabricks, bundle: Bundle, key: str) -> int:
     for task in settings.get("tasks", []):
         remote = (task.get("spark_python_task") or {}).get("python_file")
         if remote in bundle.files:
-            # The Workspace API takes paths without the /Workspace prefix jobs use.
-            target = PurePosixPath(remote.removeprefix("/Workspace"))
-            api_call(server, "POST", "/api/2.0/workspace/mkdirs", {"path": str(target.parent)})
+            target = PurePosixPath(_workspace_api_path(remote))
+            _call(server, "POST", "/api/2.0/workspace/mkdirs", {"path": str(target.parent)})
             content = base64.b64encode(bundle.files[remote].read_bytes()).decode()
             body = {"path": str(target), "content": content, "format": "AUTO", "overwrite": True}
-            api_call(server, "POST", "/api/2.0/workspace/import", body)
+            _call(server, "POST", "/api/2.0/workspace/import", body)
     return ensure_job(server, settings)
 
 
-def deploy_bundle(server: LocalDatabricks, root: Path, target: str | None = None) -> list[int]:
-    """Deploy every job of the bundle at ``root`` (``databricks.yml``) to ``server``."""
-    bundle = load_bundle(root, target)
+def deploy_bundle(
+    server: Server,
+    root: Path,
+    target: str | None = None,
+    variables: dict[str, Any] | None = None,
+) -> list[int]:
+    """Deploy every job of the bundle at ``root`` (``databricks.yml``) for ``target`` to
+    ``server``, as its token's user (``${workspace.current_user.*}``); ``variables`` override
+    the bundle's (``--var``). The job ids, in the order of the job keys."""
+    bundle = load_bundle(root, target, variables, current_user=current_user(server))
     return [deploy_job(server, bundle, key) for key in sorted(bundle.jobs)]
+
+
+@dataclass(frozen=True)
+class Destroyed:
+    """What `destroy_bundle` deleted: each job key's job id (the keys of jobs that were not
+    deployed are absent), and the target's root path (None if it did not exist)."""
+
+    jobs: dict[str, int]
+    root_path: str | None
+
+
+def destroy_bundle(
+    server: Server,
+    root: Path,
+    target: str | None = None,
+    variables: dict[str, Any] | None = None,
+) -> Destroyed:
+    """Delete what `deploy_bundle` deployed for ``target`` as ``server``'s user, as
+    ``databricks bundle destroy`` does: the target's jobs (found by name) and its workspace
+    root path with every file under it. Other targets' and users' deployments are left."""
+    bundle = load_bundle(root, target, variables, current_user=current_user(server))
+    deleted: dict[str, int] = {}
+    for key in sorted(bundle.jobs):
+        job_id = find_job(server, bundle.jobs[key]["name"])
+        if job_id is not None:
+            _call(server, "POST", "/api/2.2/jobs/delete", {"job_id": job_id})
+            deleted[key] = job_id
+    folder = _workspace_api_path(bundle.root_path)
+    status = _call(server, "GET", f"/api/2.0/workspace/get-status?path={quote(folder)}", None, True)
+    if status is not None:
+        _call(server, "POST", "/api/2.0/workspace/delete", {"path": folder, "recursive": True})
+    return Destroyed(jobs=deleted, root_path=bundle.root_path if status is not None else None)
+
+
+# -- python -m local_databricks.bundle ---------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``deploy`` or ``destroy`` a bundle on a workspace given by URL and token."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m local_databricks.bundle",
+        description="Deploy or destroy a Databricks Asset Bundle on local Databricks.",
+    )
+    parser.add_argument("command", choices=("deploy", "destroy"))
+    parser.add_argument("root", nargs="?", default=".", help="the bundle's folder (default: .)")
+    parser.add_argument("--url", required=True, help="the workspace URL (DATABRICKS_HOST)")
+    parser.add_argument("--token", required=True, help="a token of the user to deploy as")
+    parser.add_argument("-t", "--target", help="the target (default: the bundle's default)")
+    parser.add_argument(
+        "--var", action="append", default=[], metavar="NAME=VALUE", help="a variable's value"
+    )
+    args = parser.parse_intermixed_args(argv)
+    overrides: dict[str, Any] = {}
+    for item in args.var:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--var takes name=value, not {item!r}")
+        overrides[name] = value
+    server = Connection(url=args.url.rstrip("/"), token=args.token)
+    try:
+        if args.command == "deploy":
+            bundle = load_bundle(Path(args.root), args.target, overrides, current_user(server))
+            for key in sorted(bundle.jobs):
+                job_id = deploy_job(server, bundle, key)
+                print(f"{key}: job {job_id} '{bundle.jobs[key]['name']}'")
+            print(f"Deployed target '{bundle.target}' to {bundle.root_path}")
+        else:
+            destroyed = destroy_bundle(server, Path(args.root), args.target, overrides)
+            for key, job_id in destroyed.jobs.items():
+                print(f"{key}: deleted job {job_id}")
+            print(f"Deleted {destroyed.root_path or 'no root path (none was deployed)'}")
+    except BundleError as error:
+        print(f"error: {error}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -16,12 +16,11 @@ CLEANED_ORDERS = table_key("cleaned_orders")
 @dg.asset(
     key=CLEANED_ORDERS,
     description=(
-        f"The sample orders cleaned: the Unity Catalog table `{table_name('cleaned_orders')}`, "
-        "written by PySpark on Databricks from the project's data/orders.csv."
+        "The sample orders cleaned: the Unity Catalog table cleaned_orders of the run's "
+        "environment, written by PySpark on Databricks from the project's data/orders.csv."
     ),
     group_name="examples",
     kinds={"databricks", "pyspark", "table"},
-    metadata={"dagster/table_name": table_name("cleaned_orders")},
     check_specs=[
         dg.AssetCheckSpec(
             "order_id_not_null", asset=CLEANED_ORDERS, description="Every row has an order id."
@@ -34,7 +33,7 @@ def cleaned_orders(
     """Build the table on Databricks; metadata and the check come from the remote run."""
     extras = {
         "source_path": upload_dataset(databricks_pipes),
-        "table": table_name("cleaned_orders"),
+        "table": table_name(databricks_pipes, "cleaned_orders"),
     }
     invocation = databricks_pipes.run(context, "cleaned_orders.py", extras=extras, profile="small")
     return invocation.get_materialize_result()

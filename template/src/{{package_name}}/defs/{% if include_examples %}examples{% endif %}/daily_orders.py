@@ -8,29 +8,28 @@ yesterday's partition every morning.
 import dagster as dg
 from brickpipes import DatabricksPipes
 
-from .common import FILES_ROOT
+from .common import files_root
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-01-01")
-DAILY_ORDERS_ROOT = f"{FILES_ROOT}/daily_orders"
 
 
 @dg.asset(
     description=(
-        f"One day of orders per partition, as JSON lines under `{DAILY_ORDERS_ROOT}/"
-        "order_date=<day>/`; each run rewrites only its own day."
+        "One day of orders per partition, as JSON lines under the environment's "
+        "files root (daily_orders/order_date=<day>/); each run rewrites only its own day."
     ),
     group_name="examples",
     kinds={"databricks", "python"},
     partitions_def=DAILY,
-    metadata={"dagster/uri": DAILY_ORDERS_ROOT},
 )
 def daily_orders(
     context: dg.AssetExecutionContext, databricks_pipes: DatabricksPipes
 ) -> dg.MaterializeResult:
     """Extract one day of orders on Databricks; the partition key travels in the Pipes context."""
     context.log.info(f"extracting orders of {context.partition_key}")
+    root = f"{files_root(databricks_pipes)}/daily_orders"
     invocation = databricks_pipes.run(
-        context, "daily_orders.py", extras={"root": DAILY_ORDERS_ROOT}, profile="small"
+        context, "daily_orders.py", extras={"root": root}, profile="small"
     )
     return invocation.get_materialize_result()
 
