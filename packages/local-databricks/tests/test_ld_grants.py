@@ -108,7 +108,7 @@ def test_tables(local_databricks, uc):
     effective = uc.grants.get_effective(TABLE, "main.sales.orders")
     names = {p.privilege.value for p in effective.privilege_assignments[0].privileges}
     assert names == {"SELECT", "MODIFY", "USE_SCHEMA"}
-    with pytest.raises(NotFound, match="main.sales.missing"):
+    with pytest.raises(NotFound, match=r"main\.sales\.missing"):
         uc.grants.get(TABLE, "main.sales.missing")
 
 
