@@ -199,36 +199,47 @@ def prepare(
     to ``values`` for ``existing-cluster``."""
     from local_databricks.project import api_call, create_cluster, create_volumes
 
-    from .environments import DatabricksEnvironment
+    from .environments import DatabricksEnvironment, ensure_schema_and_volume
 
     prepared = Prepared(created=[], jobs=[])
     create_volumes(server, _volumes(project.root))
     if settings.compute == "existing-cluster":
         values["DATABRICKS_CLUSTER_ID"] = prepared.cluster = create_cluster(server)
+    variables: dict[str, str] = {}
     with environ(values):
-        workspace = project.workspace.process_config_and_initialize()
-        client = workspace.get_client()
+        client = project.workspace.get_client()  # variables resolved: as the code location's
         header = client.config.authenticate().get("Authorization", "")
         identity = Identity(server.url, header.removeprefix("Bearer "))
         declared = project.resource(DatabricksEnvironment)
-        target = None
         if declared is not None:
             environment = declared.current(client=client)
-            api_call(server, "POST", "/api/2.1/unity-catalog/catalogs", {"name": environment.catalog})
-            from .environments import ensure_schema_and_volume
-
+            catalog = {"name": environment.catalog}
+            api_call(server, "POST", "/api/2.1/unity-catalog/catalogs", catalog)
             prepared.created = ensure_schema_and_volume(client, environment)
             prepared.environment = environment.describe()
             prepared.schema, prepared.volume = environment.schema_name, environment.volume_path
-            target = environment.bundle_target
+            prepared.target = environment.bundle_target
+            if environment.kind == "development" and "developer" in _bundle_variables(project):
+                # BRICKPIPES_DEVELOPER may name someone else than the identity: Dagster uses it.
+                variables["developer"] = environment.owner
     if (project.root / "databricks.yml").is_file():
-        from local_databricks.bundle import deploy_bundle, load_bundle
+        from local_databricks.bundle import deploy_bundle
 
-        deploy_bundle(identity, project.root, target)  # type: ignore[arg-type]
-        bundle = load_bundle(project.root, target)
-        prepared.target = bundle.target
-        prepared.jobs = sorted(job["name"] for job in bundle.jobs.values())
+        ids = deploy_bundle(identity, project.root, prepared.target, variables=variables)  # type: ignore[arg-type]
+        prepared.jobs = sorted(
+            api_call(identity, "GET", f"/api/2.2/jobs/get?job_id={job_id}")["settings"]["name"]  # type: ignore[arg-type]
+            for job_id in ids
+        )
     return prepared
+
+
+def _bundle_variables(project: Project) -> set[str]:
+    path = project.root / "databricks.yml"
+    if not path.is_file():
+        return set()
+    import yaml
+
+    return set((yaml.safe_load(path.read_text()) or {}).get("variables") or {})
 
 
 def _volumes(root: Path) -> tuple[str, ...]:
@@ -338,7 +349,7 @@ def summary(
     if prepared.jobs:
         lines += wrap(
             "jobs",
-            f"deployed (bundle target {prepared.target}): "
+            f"deployed (bundle target {prepared.target or 'default'}): "
             + ", ".join(f"'{job}'" for job in prepared.jobs),
         )
     if prepared.cluster:
