@@ -219,12 +219,7 @@ def test_the_command_prepares_writes_env_serves_and_stops_on_sigterm(tmp_path: P
     port = _free_port()
     process = _command(project, port)
     try:
-        deadline = time.monotonic() + 120
-        while BEGIN not in (project / ".env").read_text():
-            assert process.poll() is None, process.communicate()[0]
-            assert time.monotonic() < deadline, "no .env block within 120 s"
-            time.sleep(0.2)
-        values = _dotenv(project / ".env")
+        values = _wait_for_block(project, process)
         url = f"http://127.0.0.1:{port}"
         assert values["DATABRICKS_HOST"] == values["LOCAL_DATABRICKS_URL"] == url
         assert values["ARM_CLIENT_ID"] == "local-client" and values["DATABRICKS_CLUSTER_ID"]
@@ -255,6 +250,35 @@ def test_the_command_prepares_writes_env_serves_and_stops_on_sigterm(tmp_path: P
     assert max(len(line) for line in output.splitlines()) <= 80, output
     with pytest.raises(OSError):
         _get(f"http://127.0.0.1:{port}/api/2.0/preview/scim/v2/Me", state["token"])
+
+
+def _wait_for_block(project: Path, process: subprocess.Popen[str]) -> dict[str, str]:
+    deadline = time.monotonic() + 120
+    while BEGIN not in (project / ".env").read_text():
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, "no .env block within 120 s"
+        time.sleep(0.2)
+    return _dotenv(project / ".env")
+
+
+def test_started_again_the_command_keeps_the_url_and_credentials(tmp_path: Path) -> None:
+    project = _project(tmp_path / "tiny", "oauth-m2m")
+    port = _free_port()
+    first: dict[str, str] = {}
+    for attempt in range(2):
+        (project / ".env").write_text("MINE=1\n")
+        process = _command(project, port)
+        try:
+            values = _wait_for_block(project, process)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=60)[0]
+        assert process.returncode == 0, output
+        values.pop("DATABRICKS_CLUSTER_ID")  # a cluster of the new server
+        if attempt == 0:
+            first = values
+    assert values == first
+    assert values["DATABRICKS_CLIENT_ID"].startswith("local-")
 
 
 def test_a_busy_port_fails_naming_the_option(tmp_path: Path) -> None:

@@ -9,8 +9,10 @@ carry the names Dagster looks up). Then it writes the variables the project's au
 reads (``[tool.brickpipes] auth_method``) into a marked block of ``.env``, which ``dg dev``
 loads; the rest of ``.env`` is kept. The values work as long as the command runs.
 
-Its state (the credentials, workspace files, volumes and tables) lives in ``.local-databricks/``
-(git-ignored by a ``.gitignore`` of its own), so a restart keeps the URL and the credentials.
+Its state (the credentials, workspace files and volume contents) lives in ``.local-databricks/``
+(git-ignored by a ``.gitignore`` of its own): a restart keeps the URL and the credentials, so
+``.env`` and a running ``dg dev`` stay valid. Run history and tables of local Databricks live
+in the server's memory and Spark session: they start afresh.
 """
 
 from __future__ import annotations
@@ -216,7 +218,7 @@ def prepare(
             catalog = {"name": environment.catalog}
             api_call(server, "POST", "/api/2.1/unity-catalog/catalogs", catalog)
             prepared.created = ensure_schema_and_volume(client, environment)
-            prepared.environment = environment.describe()
+            prepared.environment = f"{environment.kind} ({environment.name})"
             prepared.schema, prepared.volume = environment.schema_name, environment.volume_path
             prepared.target = environment.bundle_target
             if environment.kind == "development" and "developer" in _bundle_variables(project):
@@ -343,6 +345,7 @@ def summary(
     lines = [f"Local Databricks for {name} is running at {server.url}", ""]
     if prepared.environment:
         lines += wrap("environment", prepared.environment)
+        lines += wrap("tables", f"{prepared.schema}.<table>")
         lines += wrap("volume", prepared.volume)
     if prepared.created:
         lines += wrap("created", ", ".join(prepared.created))
@@ -375,8 +378,8 @@ def summary(
         state = str(server.root.parent)
     lines += wrap(
         "state",
-        f"{state} (git-ignored): files and tables are kept, and so are the URL and "
-        "credentials when this command starts again",
+        f"{state} (git-ignored): started again, this command keeps the URL, the "
+        "credentials and the uploaded files; Databricks runs and tables start afresh",
     )
     lines += [
         "",
