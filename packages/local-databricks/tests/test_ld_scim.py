@@ -12,10 +12,11 @@ def test_me_and_lists(local_databricks, w):
     assert [u.user_name for u in users] == [me.user_name] and users[0].id == me.id
     assert w.users.get(me.id).user_name == me.user_name
     principals = list(w.service_principals.list())
-    assert [p.application_id for p in principals] == [local_databricks.client_id]
+    # the OAuth client's and the local Entra ID app's service principals
+    assert {p.application_id for p in principals} == {local_databricks.client_id, "local-client"}
     groups = {g.display_name: g for g in w.groups.list()}
     assert set(groups) == {"users", "admins"}
-    assert {m.value for m in groups["users"].members} == {me.id, principals[0].id}
+    assert {m.value for m in groups["users"].members} == {me.id, *(p.id for p in principals)}
     assert {g.display for g in me.groups} == {"users", "admins"}
     _, _, body = raw(local_databricks, "GET", "/api/2.0/preview/scim/v2/Users")
     assert_roundtrip(iam.ListUsersResponse.from_dict(body), body)

@@ -92,6 +92,12 @@ class Admin:
         """Invalidate every current PAT and OAuth token."""
         self.auth.revoke_tokens()
 
+    def set_serverless_enabled(self, enabled: bool) -> None:
+        """Turn serverless compute for jobs on or off."""
+        if not isinstance(enabled, bool):
+            raise invalid(f"enabled must be true or false, not {enabled!r}.")
+        self.run_config.serverless_enabled = enabled
+
     def register_tokens(
         self,
         pat: str | None = None,
@@ -159,6 +165,8 @@ class Admin:
         router.add("POST", PREFIX + "run-behaviour", self._run_behaviour)
         router.add("POST", PREFIX + "cluster-start-seconds", self._cluster_start)
         router.add("POST", PREFIX + "revoke-tokens", lambda req: self.revoke_tokens() or {})
+        router.add("POST", PREFIX + "serverless", self._serverless)
+        router.add("GET", PREFIX + "serverless", self._serverless)
         router.add("POST", PREFIX + "tokens", self._tokens)
         router.add("POST", PREFIX + "clusters", self._clusters)
         router.add("POST", PREFIX + "secrets", self._secrets)
@@ -186,6 +194,14 @@ class Admin:
         seconds = req.float_param("seconds", required=True)
         self.set_cluster_start_seconds(seconds, req.float_param("serverless_seconds"))
         return {}
+
+    def _serverless(self, req: Request) -> dict:
+        if req.method == "GET":
+            return {"enabled": self.run_config.serverless_enabled}
+        if "enabled" not in req.json():
+            raise invalid("Missing required field: enabled")
+        self.set_serverless_enabled(req.json()["enabled"])
+        return {"enabled": self.run_config.serverless_enabled}
 
     def _tokens(self, req: Request) -> dict:
         self.register_tokens(

@@ -15,13 +15,16 @@ from .calls import CallLog
 from .clusters import NODE_TYPE_IDS, ClusterService
 from .command_execution import CommandExecutionService
 from .dispatch import Dispatcher
+from .entra import EntraApp, EntraService
 from .executor import install_shim
 from .faults import BehaviourQueue, FaultSpec, FaultStore
 from .files import FileService
+from .grants import GrantService
 from .identity import IdentityService
 from .instance_pools import InstancePoolService
 from .jobs import JobService
 from .paths import Storage
+from .permissions import GROUPS, PermissionService
 from .repos import RepoService
 from .routing import Request, Router
 from .run_export import RunExportService
@@ -30,6 +33,7 @@ from .scheduling import RunManager
 from .scim import ScimService
 from .secrets_api import SecretService
 from .server import DEFAULT_IDLE_TIMEOUT_SECONDS, HttpServer
+from .serverless import ServerlessSetting
 from .shared_spark import AttachedSpark, SharedSpark
 from .tokens import TokenService
 from .unity_catalog import UnityCatalogService
@@ -65,6 +69,8 @@ class LocalDatabricks:
         volumes: list[str] | tuple[str, ...] = (),
         spark_mode: str = "shared",
         shared_spark: SharedSpark | AttachedSpark | None = None,
+        serverless_enabled: bool = True,
+        entra: EntraApp | None = None,
     ) -> None:
         if spark_mode not in SPARK_MODES:
             raise ValueError(
@@ -86,6 +92,7 @@ class LocalDatabricks:
             serverless_start_seconds=serverless_start_seconds,
             require_volumes=bool(require_volumes),
             spark_mode=spark_mode,
+            serverless_enabled=bool(serverless_enabled),
         )
         self.require_volumes = bool(require_volumes)
         self._volumes = [str(v) for v in volumes]
@@ -95,6 +102,7 @@ class LocalDatabricks:
             _check_volume_path(path)
         self.unity_catalog: UnityCatalogService | None = None
         self.auth = AuthStore(oauth_token_ttl_seconds)
+        self.entra = EntraService(self.auth, entra or EntraApp(), oauth_token_ttl_seconds)
         self.faults = FaultStore()
         self.behaviours = BehaviourQueue()
         self.call_log = CallLog()
@@ -158,12 +166,18 @@ class LocalDatabricks:
             self.unity_catalog.create_volume(path)
         self.files = FileService(self.storage, self.unity_catalog.check_volume_path)
         self.workspace = WorkspaceService(self.storage)
-        self.workspace.reset([PAT_USER, self.client_id])
+        self.workspace.reset(self._homes())
         self.repos = RepoService(self.workspace)
         self.manager = RunManager(
             self.run_config, self.storage, self.clusters, self.secrets, self._url, self.auth
         )
         self.jobs = JobService(self.manager, self.behaviours)
+        self.grants = GrantService(self.unity_catalog, self._principals)
+        self.permissions = PermissionService(
+            self.jobs, self.clusters, self.workspace, self.auth.client_ids
+        )
+        serverless = ServerlessSetting(self.run_config)
+        self.jobs.checks.append(serverless.check)
         self.admin.serve(self.jobs, self.manager)
         IdentityService(self.auth, self._url).register(router)
         self.tokens = TokenService(self.auth)
@@ -190,6 +204,10 @@ class LocalDatabricks:
             self.commands,
             ScimService(self.auth.client_ids),
             RunExportService(self.manager, self.storage),
+            self.grants,
+            self.permissions,
+            serverless,
+            self.entra,
         ):
             service.register(router)
         self.admin.register(admin_router)
@@ -236,12 +254,20 @@ class LocalDatabricks:
         self.shared_spark.ensure()
 
     def _known_secrets(self) -> list[str]:
-        return [*self.auth.secret_values(), *self.secrets.secret_values(), self.admin_token]
+        secrets_ = [*self.auth.secret_values(), *self.secrets.secret_values()]
+        return [*secrets_, self.admin_token, self.entra.app.client_secret]
+
+    def _principals(self) -> set[str]:
+        return {PAT_USER, *self.auth.client_ids(), *GROUPS, "account users"}
+
+    def _homes(self) -> list[str]:
+        return [PAT_USER, self.client_id, self.entra.app.client_id]
 
     def _install_credentials(self) -> None:
         self.auth.clear()
         self.auth.add_pat(self.token)
         self.auth.add_client(self.client_id, self.client_secret)
+        self.entra.install()
 
     def reset(self) -> None:
         """Back to a fresh workspace: no runs, jobs, files, faults, calls, clusters or secrets.
@@ -262,6 +288,8 @@ class LocalDatabricks:
         self.repos.reset()
         self.secrets.reset()
         self.tokens.reset()
+        self.grants.reset()
+        self.permissions.reset()
         self._install_credentials()
         for directory in (
             self.storage.dbfs,
@@ -272,7 +300,7 @@ class LocalDatabricks:
         ):
             shutil.rmtree(directory, ignore_errors=True)
         self.storage.create()
-        self.workspace.reset([PAT_USER, self.client_id])
+        self.workspace.reset(self._homes())
         assert self.unity_catalog is not None
         self.unity_catalog.reset()
         for path in self._volumes:
@@ -296,6 +324,11 @@ class LocalDatabricks:
     def workspace_id(self) -> str:
         """The workspace id reported in x-databricks-org-id and host metadata."""
         return WORKSPACE_ID
+
+    def entra_token_url(self, tenant: str | None = None, v2: bool = False) -> str:
+        """The local Entra ID token endpoint of `tenant` (default: the registered app's)."""
+        path = "oauth2/v2.0/token" if v2 else "oauth2/token"
+        return f"{self.url}/local-entra/{tenant or self.entra.app.tenant_id}/{path}"
 
     def env(self, auth: str = "pat") -> dict[str, str]:
         """DATABRICKS_* variables for a client: auth="pat" or "oauth-m2m"."""
@@ -377,6 +410,14 @@ class LocalDatabricks:
     def create_job(self, settings: dict) -> int:
         """Create a job from JobSettings JSON; returns its job id."""
         return self.admin.create_job(settings)
+
+    def set_serverless_enabled(self, enabled: bool) -> None:
+        """Turn serverless compute for jobs on or off (off: serverless tasks are refused)."""
+        self.admin.set_serverless_enabled(enabled)
+
+    def create_table(self, full_name: str) -> str:
+        """Register the table `catalog.schema.table` (schema must exist) so grants can name it."""
+        return self.grants.add_table(full_name)
 
     def create_volume(self, path: str) -> dict:
         """Create the volume `/Volumes/<c>/<s>/<v>` (and its catalog and schema when missing).

@@ -39,6 +39,8 @@ class AuthStore:
         self._pats: dict[str, float | None] = {}
         self._clients: dict[str, tuple[str, float | None]] = {}
         self._issued: dict[str, _IssuedToken] = {}
+        # Service principals that get tokens elsewhere (an Entra ID app): application ids.
+        self._principals: set[str] = set()
 
     def add_pat(self, token: str, lifetime_seconds: float | None = None) -> None:
         """Accept `token` as a personal access token (for `lifetime_seconds`, else forever)."""
@@ -57,9 +59,19 @@ class AuthStore:
             self._clients[client_id] = (client_secret, ttl)
 
     def client_ids(self) -> list[str]:
-        """The ids of the accepted OAuth clients (service principals), sorted."""
+        """The application ids of the service principals (OAuth clients, Entra apps), sorted."""
         with self._lock:
-            return sorted(self._clients)
+            return sorted({*self._clients, *self._principals})
+
+    def add_service_principal(self, application_id: str) -> None:
+        """Know a service principal whose tokens come from elsewhere (`add_issued`)."""
+        with self._lock:
+            self._principals.add(application_id)
+
+    def add_issued(self, token: str, identity: str, ttl: float) -> None:
+        """Accept `token` as a Bearer token of `identity` for `ttl` seconds (an Entra token)."""
+        with self._lock:
+            self._issued[token] = _IssuedToken(identity, time.monotonic() + ttl)
 
     def revoke_tokens(self) -> None:
         """Invalidate every PAT and every issued OAuth token (clients can still get new tokens)."""
@@ -78,6 +90,7 @@ class AuthStore:
             self._pats.clear()
             self._clients.clear()
             self._issued.clear()
+            self._principals.clear()
 
     def issue_token(self, authorization: str | None, form: dict[str, str]) -> dict:
         """Handle a client_credentials grant; return the token response or raise OAuthError."""

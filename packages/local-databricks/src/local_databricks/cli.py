@@ -8,6 +8,7 @@ import sys
 import threading
 
 from .api import LocalDatabricks
+from .entra import EntraApp
 from .runs import SPARK_MODES
 
 
@@ -75,6 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the shared local Spark at start, so the first Spark task finds it warm",
     )
+    parser.add_argument(
+        "--no-serverless",
+        action="store_true",
+        help="serverless compute for jobs is off: runs with serverless tasks are refused",
+    )
+    parser.add_argument(
+        "--entra-tenant", default="local-tenant", help="tenant id of the local Entra ID app"
+    )
+    parser.add_argument(
+        "--entra-client-id", default="local-client", help="client id of the local Entra ID app"
+    )
+    parser.add_argument(
+        "--entra-client-secret", default="local-secret", help="secret of the local Entra ID app"
+    )
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     return parser
 
@@ -105,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         require_volumes=args.require_volumes,
         volumes=args.volume,
         spark_mode=args.spark_mode,
+        serverless_enabled=not args.no_serverless,
+        entra=EntraApp(args.entra_tenant, args.entra_client_id, args.entra_client_secret),
     )
     stop = threading.Event()
 

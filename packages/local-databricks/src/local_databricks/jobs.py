@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import threading
+from collections.abc import Callable
 
 from .calls import redact
 from .errors import ApiError, invalid
@@ -36,6 +37,13 @@ class JobService:
         self._idempotency: dict[str, int] = {}
         self._numbers: dict[int, int] = {}
         self._next_job_id = 100000000000000 + (now_ms() % 10**9)
+        # Workspace-wide checks of settings to run (serverless compute switched off, ...).
+        self.checks: list[Callable[[dict], None]] = []
+
+    def _validate(self, settings: dict, submit: bool) -> None:
+        validate_settings(settings, submit=submit)
+        for check in self.checks:
+            check(settings)
 
     def reset(self) -> None:
         """Forget jobs and idempotency tokens (runs are cleared by the RunManager)."""
@@ -171,7 +179,7 @@ class JobService:
         existing = self._idempotent(body.get("idempotency_token"))
         if existing is not None:
             return {"run_id": existing}
-        validate_settings(body, submit=True)
+        self._validate(body, submit=True)
         job_id = self._new_job_id()
         run = self._build_run(req, body, "SUBMIT_RUN", job_id)
         run = self._start_run(run, body.get("idempotency_token"))
@@ -351,7 +359,7 @@ class JobService:
         """Validate and store job settings; return the new job id (shared with the admin API)."""
         settings = copy.deepcopy(settings)
         settings.pop("access_control_list", None)
-        validate_settings(settings, submit=False)
+        self._validate(settings, submit=False)
         settings.setdefault("name", "Untitled")
         settings.setdefault("max_concurrent_runs", 1)
         settings.setdefault("timeout_seconds", 0)
@@ -416,7 +424,7 @@ class JobService:
         """POST jobs/reset: replace all settings."""
         job = self._job(req)
         settings = copy.deepcopy(req.dict_param("new_settings"))
-        validate_settings(settings, submit=False)
+        self._validate(settings, submit=False)
         settings.setdefault("name", "Untitled")
         settings.setdefault("format", "MULTI_TASK")
         with self._lock:
@@ -442,7 +450,7 @@ class JobService:
                 settings[name] = value
         for field_name in check_str_list(req.body_param("fields_to_remove"), "fields_to_remove"):
             settings.pop(field_name, None)
-        validate_settings(settings, submit=False)
+        self._validate(settings, submit=False)
         with self._lock:
             job["settings"] = settings
         return {}
@@ -457,6 +465,8 @@ class JobService:
             number = found[0].number_in_job if found else 0
             return {"run_id": existing, "number_in_job": number}
         settings = copy.deepcopy(job["settings"])
+        for check in self.checks:
+            check(settings)
         defined = {p["name"]: p.get("default", "") for p in settings.get("parameters") or []}
         given = check_str_map(body.get("job_parameters"), "job_parameters")
         legacy: dict = {}

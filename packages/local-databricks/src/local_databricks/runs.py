@@ -156,6 +156,7 @@ class RunConfig:
     python: str
     cluster_start_seconds: float = 0.0
     serverless_start_seconds: float | None = None
+    serverless_enabled: bool = True  # serverless compute for jobs (workspace setting)
     kill_grace_seconds: float = KILL_GRACE_SECONDS
     require_volumes: bool = False
     spark_mode: str = "shared"

@@ -11,6 +11,7 @@ import copy
 import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from .auth import PAT_USER
@@ -65,6 +66,13 @@ class UnityCatalogService:
         self.catalogs: dict[str, dict] = {}
         self.schemas: dict[str, dict] = {}
         self.volumes: dict[str, dict] = {}
+        # Told (old full name, new full name or None) when an object and what it holds is
+        # renamed or dropped: the grants on them follow.
+        self.listeners: list[Callable[[str, str | None], None]] = []
+
+    def _changed(self, old: str, new: str | None) -> None:
+        for listener in self.listeners:
+            listener(old, new)
 
     def reset(self) -> None:
         """Forget every catalog, schema and volume."""
@@ -130,6 +138,12 @@ class UnityCatalogService:
                 self._schema(f"{parts[0]}.{parts[1]}")
             raise ApiError(404, "NOT_FOUND", f"Volume '{full_name}' does not exist.")
         return found
+
+    def securable(self, kind: str, full_name: str) -> dict:
+        """A copy of the catalog, schema or volume `full_name`; 404 as its GET when absent."""
+        getter = {"catalog": self._catalog, "schema": self._schema, "volume": self._volume}
+        with self._lock:
+            return copy.deepcopy(getter[kind](full_name))
 
     # ---- Python API ----------------------------------------------------------------------------
 
@@ -325,6 +339,7 @@ class UnityCatalogService:
                 source = self.storage.volumes / old
                 if source.exists():
                     source.rename(self.storage.volumes / new_name)
+                self._changed(old, new_name)
             return copy.deepcopy(info)
 
     def delete_catalog(self, req: Request) -> dict:
@@ -352,6 +367,7 @@ class UnityCatalogService:
                 del self.schemas[key]
             del self.catalogs[name]
             shutil.rmtree(self.storage.volumes / name, ignore_errors=True)
+            self._changed(name, None)
         return {}
 
     @staticmethod
@@ -425,6 +441,7 @@ class UnityCatalogService:
                 source = self.storage.volumes / catalog / old
                 if source.exists():
                     source.rename(self.storage.volumes / catalog / new_name)
+                self._changed(f"{catalog}.{old}", full_name)
             return copy.deepcopy(info)
 
     def delete_schema(self, req: Request) -> dict:
@@ -447,6 +464,7 @@ class UnityCatalogService:
             shutil.rmtree(
                 self.storage.volumes / info["catalog_name"] / info["name"], ignore_errors=True
             )
+            self._changed(full_name, None)
         return {}
 
     # ---- volumes -------------------------------------------------------------------------------
@@ -494,6 +512,7 @@ class UnityCatalogService:
                 full_name = f"{catalog}.{schema}.{new_name}"
                 if full_name in self.volumes:
                     raise _exists("volume", full_name)
+                self._changed(info["full_name"], full_name)
                 self.volumes[full_name] = self.volumes.pop(info["full_name"])
                 info.update({"name": new_name, "full_name": full_name})
                 source = self.volume_dir(catalog, schema, old)
@@ -509,6 +528,7 @@ class UnityCatalogService:
         with self._lock:
             info = self._volume(req.group(1))
             del self.volumes[info["full_name"]]
+            self._changed(info["full_name"], None)
             shutil.rmtree(
                 self.volume_dir(info["catalog_name"], info["schema_name"], info["name"]),
                 ignore_errors=True,

@@ -58,6 +58,16 @@ class WorkspaceService:
                 self._next_id += 1
             return meta["object_id"]
 
+    def find(self, object_id: int) -> tuple[str, Path, dict] | None:
+        """(path, local path, metadata copy) of an existing object by its object id, or None."""
+        with self._lock:
+            found = [(k, dict(m)) for k, m in self._meta.items() if m.get("object_id") == object_id]
+        for canonical, meta in found:
+            local = self.storage.workspace_local(canonical)[1]
+            if local.exists():
+                return canonical, local, meta
+        return None
+
     def is_notebook(self, canonical: str) -> bool:
         """True when the object at `canonical` was imported as a notebook."""
         with self._lock:
@@ -204,7 +214,14 @@ class WorkspaceService:
                     f"{'/' + probe.relative_to(self.storage.workspace).as_posix()}."
                 )
             probe = probe.parent
+        made, probe = [], Path(canonical)
+        while not self.storage.workspace_local(probe.as_posix())[1].exists():
+            made.append(probe.as_posix())
+            probe = probe.parent
         local.mkdir(parents=True, exist_ok=True)
+        with self._lock:  # who made a folder is its first CAN_MANAGE (permissions API)
+            for folder in made:
+                self._meta.setdefault(folder, {}).setdefault("created_by", req.user)
         return {}
 
     def delete(self, req: Request) -> dict:
