@@ -217,6 +217,11 @@ def block_of(output: str, start: str) -> str:
     return "\n".join(block)
 
 
+def flat(text: str) -> str:
+    """``text`` with its line breaks and indentation as single spaces (wrapping undone)."""
+    return " ".join(text.split())
+
+
 def assert_fits(output: str) -> None:
     too_long = [line for line in output.splitlines() if len(line) > 80]
     assert not too_long, "lines over 80 columns:\n" + "\n".join(too_long) + "\nin:\n" + output
@@ -256,7 +261,7 @@ def test_development_creates_its_schema_and_volume(workspace, project, capsys) -
         "        may create it (the first run does)\n"
         "      fix:\n"
         "        Or create it now:\n"
-        "        brickpipes preflight --create"
+        "        uv run brickpipes preflight --create"
     )
 
     code, output = preflight(capsys, root, "--create")
@@ -468,3 +473,132 @@ def test_fixes_wrap_at_80_columns_and_stay_runnable() -> None:
     words = shlex.split(command.replace("\\\n", " "))  # as the shell reads it
     assert words[:5] == ["databricks", "permissions", "update", "directories", "1234567890"]
     assert json.loads(words[-1])["access_control_list"][0]["permission_level"] == "CAN_MANAGE"
+
+
+# ---- grants (local Databricks records them: effective-permissions reads them back) ------------
+
+
+def hand_over(server: LocalDatabricks, kind: str, name: str, grants: dict[str, list[str]]) -> None:
+    """Make another identity (the server's OAuth service principal) own securable ``name``,
+    and grant ``{principal: privileges}`` on it."""
+    api_call(server, "PATCH", f"{UC}/{kind}s/{name}", {"owner": server.client_id})
+    changes = [{"principal": p, "add": privileges} for p, privileges in grants.items()]
+    if changes:
+        api_call(server, "PATCH", f"{UC}/permissions/{kind}/{name}", {"changes": changes})
+
+
+def test_a_missing_grant_names_each_grant_statement(workspace, project, capsys) -> None:
+    root = project()
+    prepare(workspace, "sales", job=JOB)
+    hand_over(workspace, "schema", "main.sales", {USER: ["USE_SCHEMA"]})
+
+    code, output = preflight(capsys, root, "--environment", "production")
+
+    assert code == 1
+    block = flat(block_of(output, "FAIL  grants on schema main.sales"))
+    assert f"{USER} lacks CREATE_TABLE, MODIFY, SELECT" in block
+    assert f"Its owner ({workspace.client_id}) or an admin runs:" in block
+    for privilege in ("CREATE TABLE", "MODIFY", "SELECT"):
+        assert f"GRANT {privilege} ON SCHEMA main.sales TO `{USER}`;" in block
+    assert "USE SCHEMA" not in block  # granted
+    assert line_of(output, "PASS  grants on catalog main: local.user@example.com owns it")
+    assert_fits(output)
+
+
+def test_inherited_and_group_grants_count(workspace, project, capsys) -> None:
+    # Nothing owned by the identity: every privilege comes from the catalog (inherited), and
+    # part of them through the `users` group.
+    root = project()
+    prepare(workspace, "sales", job=JOB)
+    hand_over(workspace, "volume", "main.sales.dagster_pipes", {})
+    hand_over(workspace, "schema", "main.sales", {})
+    hand_over(
+        workspace,
+        "catalog",
+        "main",
+        {
+            USER: ["USE_CATALOG", "USE_SCHEMA", "READ_VOLUME", "WRITE_VOLUME"],
+            "users": ["CREATE_TABLE", "MODIFY", "SELECT"],
+        },
+    )
+
+    code, output = preflight(capsys, root, "--environment", "production")
+
+    assert code == 0, output
+    assert line_of(output, "PASS  grants on schema main.sales: USE_SCHEMA, CREATE_TABLE")
+    assert line_of(output, "PASS  grants on volume main.sales.dagster_pipes: READ_VOLUME")
+
+
+def test_all_privileges_covers_everything(workspace, project, capsys) -> None:
+    root = project()
+    prepare(workspace, "sales", job=JOB)
+    hand_over(workspace, "schema", "main.sales", {USER: ["ALL_PRIVILEGES"]})
+
+    code, output = preflight(capsys, root, "--environment", "production")
+
+    assert code == 0, output
+    assert line_of(output, "PASS  grants on schema main.sales: ALL PRIVILEGES")
+
+
+def test_a_schema_nobody_may_create_names_the_grant(workspace, project, capsys) -> None:
+    root = project()
+    prepare(workspace, "sales", job=f"[dev {DEVELOPER}] {JOB}")
+    hand_over(workspace, "catalog", "main", {USER: ["USE_CATALOG"]})
+    schema = f"main.sales_dev_{DEVELOPER}"
+
+    code, output = preflight(capsys, root, "--create")
+
+    assert code == 1
+    block = flat(block_of(output, f"FAIL  schema {schema}: does not exist, and"))
+    assert f"GRANT CREATE SCHEMA ON CATALOG main TO `{USER}`;" in block
+    assert line_of(output, "SKIP  volume: skipped, needs schema")
+    with pytest.raises(RuntimeError, match="404"):
+        api_call(workspace, "GET", f"{UC}/schemas/{schema}")
+
+
+# ---- serverless ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["on", "off"])
+def test_serverless_is_read_from_the_workspace_setting(
+    workspace, project, capsys, enabled: bool
+) -> None:
+    root = project(compute="serverless")
+    prepare(workspace, "sales", job=JOB)
+    workspace.set_serverless_enabled(enabled)
+
+    code, output = preflight(capsys, root, "--environment", "production")
+
+    if enabled:
+        assert code == 0, output
+        assert line_of(output, "PASS  compute: serverless is enabled (workspace setting)")
+    else:
+        assert code == 1
+        block = block_of(output, "FAIL  compute: serverless is not enabled (workspace setting)")
+        assert "copier update --data compute=job-cluster" in block
+
+
+def test_serverless_falls_back_to_a_job_created_and_deleted(workspace, project, capsys) -> None:
+    # The setting is an internal endpoint: when it does not answer, a job with a serverless
+    # task is created (not run) and deleted; the Jobs API refuses it when serverless is off.
+    root = project(compute="serverless")
+    prepare(workspace, "sales", job=JOB)
+    workspace.set_serverless_enabled(False)
+    workspace.inject_fault("GET", "serverless_jobs_ws_nb_enable", 404, times=-1)
+
+    code, output = preflight(capsys, root, "--environment", "production")
+
+    assert code == 1
+    assert line_of(output, "FAIL  compute: serverless is not enabled (a serverless job created")
+    names = [
+        j["settings"]["name"] for j in api_call(workspace, "GET", "/api/2.2/jobs/list")["jobs"]
+    ]
+    assert names == [JOB]  # no probe job left behind
+
+    workspace.set_serverless_enabled(True)
+    code, output = preflight(capsys, root, "--environment", "production")
+    assert code == 0, output
+    names = [
+        j["settings"]["name"] for j in api_call(workspace, "GET", "/api/2.2/jobs/list")["jobs"]
+    ]
+    assert names == [JOB]

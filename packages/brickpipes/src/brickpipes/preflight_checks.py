@@ -179,6 +179,13 @@ def _exists_or_creatable(ctx: Context, kind: str, name: str, parent: tuple[str, 
         ctx.owners[(kind, name)] = info.owner or ""
         return Result.passed(f"{label}: exists (owner {info.owner})")
     env = ctx.env
+    if env.is_production:
+        return Result.failed(
+            f"{label}: does not exist; production's is never created by a run or the preflight",
+            "Create it (as the identity that runs production, so that it owns it):",
+            Sql(f"CREATE {kind} IF NOT EXISTS {name};"),
+            Shell(create_command(kind, name)),
+        )
     creatable = can_create(ctx, kind, parent)
     if creatable is None:
         return Result.warning(
@@ -186,19 +193,12 @@ def _exists_or_creatable(ctx: Context, kind: str, name: str, parent: tuple[str, 
             "(effective permissions unreadable)"
         )
     if not creatable:
-        sql = f"CREATE {kind} IF NOT EXISTS {name};"
         return Result.failed(
             f"{label}: does not exist, and {ctx.user_name} may not create it",
-            f"Grant {CREATE[kind].replace('_', ' ')} (the first run creates it), or create it:",
+            f"Grant {CREATE[kind].replace('_', ' ')} (the first run then creates it):",
             Sql(grant(CREATE[kind], *parent, ctx.user_name)),
-            Sql(sql),
-        )
-    if env.is_production:
-        return Result.failed(
-            f"{label}: does not exist; production's is never created by a run or the preflight",
-            "Create it (as the identity that runs production, so it owns it):",
+            "or create it as an identity that may:",
             Sql(f"CREATE {kind} IF NOT EXISTS {name};"),
-            Shell(create_command(kind, name)),
         )
     if ctx.create:
         created = ensure_schema_and_volume(ctx.api, env)
@@ -208,7 +208,10 @@ def _exists_or_creatable(ctx: Context, kind: str, name: str, parent: tuple[str, 
     return Result.warning(
         f"{label}: does not exist; {ctx.user_name} may create it (the first run does)",
         "Or create it now:",
-        Shell("brickpipes preflight --create"),
+        Shell(
+            "uv run brickpipes preflight --create"
+            + (f" --pull-request {env.owner}" if env.kind == "branch" else "")
+        ),
     )
 
 
