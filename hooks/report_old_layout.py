@@ -7,6 +7,10 @@ team's own code still uses an old layout, which no update can move.
   ``script_stub.py``) into the package ``brickpipes``, the test wiring into
   ``brickpipes.testing``, bundle deploys into ``local_databricks.bundle``, and remote scripts
   open Pipes with ``brickpipes_remote.open_pipes``.
+* 0.4.0 gave each environment its own schema, volume and upload folder
+  (``brickpipes.DatabricksEnvironment``): names fixed at render time (an example's
+  ``table_name("t")``, ``FILES_ROOT``, a resource's ``code_path``/``volume_path``) now come from
+  the run's environment.
 
 Copier merges the template's files; the team's own files (their assets, tests, scripts, docs)
 may still import the old modules. Rewriting them blindly could break them (signatures
@@ -51,6 +55,23 @@ def checks(version: str, package: str) -> list[tuple[re.Pattern[str], str]]:
             (
                 re.compile(re.escape("tools/local-databricks")),
                 "local-databricks is a dev dependency now (pyproject.toml [tool.uv.sources])",
+            ),
+        ]
+    if version == "0.4.0":
+        return [
+            (
+                re.compile(r"\btable_name\(\s*[\"'f]"),
+                "table_name(databricks_pipes, table): the table in the run's environment "
+                "(databricks_pipes.current_environment().table(name))",
+            ),
+            (
+                re.compile(r"\bFILES_ROOT\b"),
+                "files_root(databricks_pipes): the examples' folder of the run's environment",
+            ),
+            (
+                re.compile(r"\.code_path\b|\b(code_path|volume_path)\s*="),
+                "DatabricksPipes(environment=...) derives them; at run time "
+                "databricks_pipes.code_folder() and volume_folder()",
             ),
         ]
     runtime = rf"(?:\b{re.escape(package)}|(?<![\w.])\.*)\.databricks\.(\w+)"
@@ -128,7 +149,7 @@ def old_usages(project: Path, version: str) -> list[tuple[str, int, str, str]]:
 def main() -> int:
     """Print the team's lines that still use the old layout; never fail the update."""
     version = sys.argv[1] if len(sys.argv) > 1 else "0.2.0"
-    previous = {"0.2.0": "0.1.0", "0.3.0": "0.2.0"}[version]
+    previous = {"0.2.0": "0.1.0", "0.3.0": "0.2.0", "0.4.0": "0.3.0"}[version]
     usages = old_usages(Path.cwd(), version)
     if usages:
         print(

@@ -164,6 +164,35 @@ def test_update_across_0_3_0_reports_own_code_on_the_runtime_folder(
     assert lost_lines(project) == []
 
 
+OWN_ASSET_0_3 = (
+    "from .examples.common import FILES_ROOT, table_name\n\n"
+    'ORDERS = table_name("orders")\n'
+    'REPORTS = f"{FILES_ROOT}/reports"\n'
+)
+
+
+def test_update_across_0_4_0_reports_names_fixed_at_render_time(
+    history: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """hooks/report_old_layout.py 0.4.0: a team's module naming a table or folder the way 0.3.0
+    fixed them at render time is listed with what each environment derives now, and changed
+    nothing; the template's own files, updated, are not listed."""
+    project = project_with_user_edits(history, tmp_path / "project", "0.3.0")
+    package = next(project.glob("src/*/defs")).parent
+    own = package / "defs" / "ours.py"
+    own.write_text(OWN_ASSET_0_3)
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "--message", "our names")
+    update(project, CURRENT)
+    output = capfd.readouterr().out
+    assert "migration 0.4.0: these lines of yours still use the 0.3.0 layout" in output
+    assert 'defs/ours.py:3: ORDERS = table_name("orders")' in output
+    assert "table_name(databricks_pipes, table)" in output
+    assert "files_root(databricks_pipes)" in output
+    assert output.count("  ! ") == 3
+    assert own.read_text() == OWN_ASSET_0_3
+
+
 @pytest.mark.toolchain
 @pytest.mark.parametrize("release", [r["version"] for r in RELEASES])
 def test_updated_project_from_a_release_passes_verify(

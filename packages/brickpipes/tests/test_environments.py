@@ -128,7 +128,7 @@ def test_production_and_other_schemas_pass_the_guard() -> None:
 
 
 def test_a_bad_catalog_name_fails_at_definition_load_with_an_example() -> None:
-    with pytest.raises(Exception, match="e.g. sales"):
+    with pytest.raises(Exception, match=r"e\.g\. sales"):
         environment(production_schema="Sales-Data")
 
 

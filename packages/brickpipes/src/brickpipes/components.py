@@ -19,9 +19,10 @@ from typing import Any
 
 import dagster as dg
 from dagster.components.component_scaffolding import scaffold_component
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .clusters import get_profile, load_profiles
+from .libraries import check_libraries
 from .pipes import DatabricksPipes
 
 if sys.version_info >= (3, 11):
@@ -141,7 +142,9 @@ class DatabricksPipesScript(dg.Component, dg.Resolvable, dg.Model):
     ``profile`` and ``overrides`` pick and adjust a job-cluster profile of ``clusters.yml``
     (job-cluster compute only); ``extras`` reach the script through ``get_extra``;
     ``parameters`` are its command-line arguments; ``checks`` name the asset checks the
-    script reports. Partitions and dependencies are fields of ``asset``.
+    script reports; ``libraries`` (PyPI requirements or ``*.whl`` paths under ``/Volumes/``,
+    ``/Workspace/`` or ``dbfs:/``) are installed for its run, after the resource's own.
+    Partitions and dependencies are fields of ``asset``.
     """
 
     script: str = Field(description="The remote script, relative to this defs.yaml.")
@@ -151,6 +154,19 @@ class DatabricksPipesScript(dg.Component, dg.Resolvable, dg.Model):
     overrides: dict[str, Any] = Field(default_factory=dict, description="Profile overrides.")
     parameters: list[str] = Field(default_factory=list, description="The script's arguments.")
     extras: dict[str, Any] = Field(default_factory=dict, description="Values for get_extra.")
+    libraries: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Installed for this asset's runs besides the resource's libraries: PyPI "
+            "requirements ('pandas>=2.2,<3') or wheels (*.whl under /Volumes/, /Workspace/ "
+            "or dbfs:/)."
+        ),
+    )
+
+    @field_validator("libraries")
+    @classmethod
+    def _check_libraries(cls, value: list[str]) -> list[str]:
+        return check_libraries(value)
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         """One multi-asset that runs the script; fails to load if the script or profile is bad."""
@@ -181,6 +197,7 @@ class DatabricksPipesScript(dg.Component, dg.Resolvable, dg.Model):
                 parameters=self.parameters,
                 profile=self.profile,
                 overrides=self.overrides,
+                libraries=self.libraries,
             )
             yield from invocation.get_results()
 

@@ -22,12 +22,12 @@ def configure(parser: argparse.ArgumentParser, name: str) -> None:
 def main(args: argparse.Namespace) -> int:
     """Print the environment, or drop its schema."""
     project = Project.load()
-    workspace = project.workspace
+    workspace = project.initialized(project.workspace)
     environ = dict(os.environ)
     if getattr(args, "pull_request", None):
         environ[PULL_REQUEST_VARIABLE] = args.pull_request
     # A client only when needed: to name a developer from the workspace, or to drop a schema.
-    environment = project.environment.current(environ)
+    environment = project.initialized(project.environment).current(environ)
     if args.command == "environment":
         print(f"{environment.describe()} at {workspace.describe_host()}")
         print(f"  tables     {environment.catalog}.{environment.schema}.<table>")

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .clusters import ClusterProfile, get_profile
 from .environments import DatabricksEnvironment, Environment
 from .errors import DatabricksRunFailed
+from .libraries import check_libraries, cluster_libraries
 from .naming import Context, cost_tags, idempotency_token, run_name
 from .runner import OneTimeJob, PipesRun, Submit
 from .uploads import upload_notebook, upload_script
@@ -72,6 +73,13 @@ class DatabricksPipes(dg.ConfigurableResource):
     )
     cluster_id: str = Field(default="", description="All-purpose cluster (existing-cluster).")
     dagster_pipes_requirement: str = Field(description="The dagster-pipes pin for the remote.")
+    libraries: list[str] = Field(
+        default=[],
+        description=(
+            "What every run installs besides dagster-pipes: PyPI requirements ('pandas>=2.2') "
+            "or wheels (*.whl under /Volumes/, /Workspace/ or dbfs:/)."
+        ),
+    )
     # Defaults: 2 runs/get and 15 Pipes message reads a minute while a run works (upstream's
     # defaults: 12 and 5 to 6); the end is noticed through the Pipes "closed" message, after
     # which runs/get is polled every second (runner.ClosingAwareSleep).
@@ -91,6 +99,11 @@ class DatabricksPipes(dg.ConfigurableResource):
         description="How long to read late Pipes messages of a run that ended without closing.",
     )
 
+    @field_validator("libraries")
+    @classmethod
+    def _check_libraries(cls, value: list[str]) -> list[str]:
+        return check_libraries(value)
+
     def run(
         self,
         context: Context,
@@ -100,11 +113,13 @@ class DatabricksPipes(dg.ConfigurableResource):
         parameters: list[str] | None = None,
         profile: str = "small",
         overrides: dict[str, Any] | None = None,
+        libraries: Sequence[str] | None = None,
     ) -> PipesClientCompletedInvocation:
         """Run the Python file ``remote/<script>``; return what it reported, raise if it fails.
 
         ``profile`` and ``overrides`` pick and adjust a job-cluster profile of clusters.yml;
-        ``extras`` reach the script through ``pipes.get_extra``.
+        ``extras`` reach the script through ``pipes.get_extra``; ``libraries`` add to the
+        resource's for this run.
         """
 
         def spark_python_task(client: WorkspaceClient) -> dict[str, Any]:
@@ -113,7 +128,9 @@ class DatabricksPipes(dg.ConfigurableResource):
             return {"spark_python_task": {"python_file": path, "parameters": parameters or []}}
 
         options = {"extras": extras, "profile": profile, "overrides": overrides}
-        return self.run_task(context, Path(script).stem, spark_python_task, **options)
+        return self.run_task(
+            context, Path(script).stem, spark_python_task, libraries=libraries, **options
+        )
 
     def run_notebook(
         self,
@@ -124,8 +141,13 @@ class DatabricksPipes(dg.ConfigurableResource):
         base_parameters: dict[str, str] | None = None,
         profile: str = "small",
         overrides: dict[str, Any] | None = None,
+        libraries: Sequence[str] | None = None,
     ) -> PipesClientCompletedInvocation:
-        """Run the source-format notebook ``remote/<notebook>``, like :meth:`run`."""
+        """Run the source-format notebook ``remote/<notebook>``, like :meth:`run`.
+
+        On serverless compute a notebook task takes no job environment: it installs what it
+        needs with ``%pip install``, and declared ``libraries`` raise ``ValueError``.
+        """
 
         def notebook_task(client: WorkspaceClient) -> dict[str, Any]:
             self._guard(client, {"base_parameters": base_parameters or {}})
@@ -135,7 +157,9 @@ class DatabricksPipes(dg.ConfigurableResource):
             return {"notebook_task": {**task, "source": "WORKSPACE"}}
 
         options = {"extras": extras, "profile": profile, "overrides": overrides}
-        return self.run_task(context, Path(notebook).stem, notebook_task, **options)
+        return self.run_task(
+            context, Path(notebook).stem, notebook_task, libraries=libraries, **options
+        )
 
     def run_task(
         self,
@@ -146,18 +170,21 @@ class DatabricksPipes(dg.ConfigurableResource):
         extras: dict[str, Any] | None = None,
         profile: str = "small",
         overrides: dict[str, Any] | None = None,
+        libraries: Sequence[str] | None = None,
     ) -> PipesClientCompletedInvocation:
         """Run one task whose kind ``payload(client)`` returns (e.g. ``{"notebook_task": ...}``).
 
-        The runner adds the compute, the dagster-pipes library, tags, run name, timeout and
-        idempotency token, then observes the run through Pipes.
+        The runner adds the compute, the dagster-pipes library and the declared ``libraries``,
+        tags, run name, timeout and idempotency token, then observes the run through Pipes.
         """
+        libs = self._libraries(libraries)
         with self.workspace.explaining_errors(context.log):
             client = self.workspace.get_client()
             extras = self._prepared(context, client, extras)
             cluster = self.profile(profile, overrides)
-            task = self._placed({"task_key": task_key, **payload(client)}, context, cluster)
-            submit = Submit(client, self._submit_args(context, cluster, [task]))
+            task = {"task_key": task_key, **payload(client)}
+            task = self._placed(task, context, cluster, libs)
+            submit = Submit(client, self._submit_args(context, cluster, [task], libs))
             pipes_run = self._pipes_run(client, cluster, writers=1)
             return pipes_run.execute(context, [task], submit, extras)
 
@@ -169,6 +196,7 @@ class DatabricksPipes(dg.ConfigurableResource):
         extras: dict[str, Any] | None = None,
         profile: str = "small",
         overrides: dict[str, Any] | None = None,
+        libraries: Sequence[str] | None = None,
     ) -> PipesClientCompletedInvocation:
         """Run several remote scripts (``{task_key: RemoteTask}``) as one run, one task each.
 
@@ -176,7 +204,9 @@ class DatabricksPipes(dg.ConfigurableResource):
         is a one-time job (``runs/submit`` cannot share a job cluster), deleted afterwards; the
         Dagster event log keeps its run id and metadata. Each script reports its own asset; if
         some tasks fail, :class:`DatabricksRunFailed` carries what the others reported.
+        ``libraries`` (added to the resource's) are installed for every task.
         """
+        libs = self._libraries(libraries)
         with self.workspace.explaining_errors(context.log):
             client = self.workspace.get_client()
             extras = self._prepared(context, client, extras)
@@ -196,11 +226,11 @@ class DatabricksPipes(dg.ConfigurableResource):
             ]
             pipes_run = self._pipes_run(client, cluster, writers=len(specs))
             if self.compute != "job-cluster":
-                placed = [self._placed(spec, context, cluster) for spec in specs]
-                submit = Submit(client, self._submit_args(context, cluster, placed))
+                placed = [self._placed(spec, context, cluster, libs) for spec in specs]
+                submit = Submit(client, self._submit_args(context, cluster, placed, libs))
                 return pipes_run.execute(context, placed, submit, extras)
             shared = [
-                {**spec, "job_cluster_key": SHARED_CLUSTER_KEY, "libraries": self._library()}
+                {**spec, "job_cluster_key": SHARED_CLUSTER_KEY, "libraries": self._library(libs)}
                 for spec in specs
             ]
             job = OneTimeJob(
@@ -270,7 +300,11 @@ class DatabricksPipes(dg.ConfigurableResource):
         return get_profile(Path(self.cluster_profiles), name, overrides)
 
     def _submit_args(
-        self, context: Context, cluster: ClusterProfile, tasks: list[dict[str, Any]]
+        self,
+        context: Context,
+        cluster: ClusterProfile,
+        tasks: list[dict[str, Any]],
+        libraries: Sequence[str] = (),
     ) -> dict[str, Any]:
         args: dict[str, Any] = {
             "run_name": run_name(context, self.code_location),
@@ -281,14 +315,22 @@ class DatabricksPipes(dg.ConfigurableResource):
             from databricks.sdk.service.compute import Environment
             from databricks.sdk.service.jobs import JobEnvironment
 
-            spec = Environment(client="2", dependencies=[self.dagster_pipes_requirement])
+            dependencies = [self.dagster_pipes_requirement, *libraries]
+            spec = Environment(client="2", dependencies=dependencies)
             args["environments"] = [
                 JobEnvironment(environment_key=SERVERLESS_ENVIRONMENT_KEY, spec=spec)
             ]
         return args
 
-    def _library(self) -> list[dict[str, Any]]:
-        return [{"pypi": {"package": self.dagster_pipes_requirement}}]
+    def _libraries(self, extra: Sequence[str] | None) -> list[str]:
+        """The resource's libraries and ``extra`` (checked), without dagster-pipes' pin."""
+        libraries = check_libraries([*self.libraries, *(extra or ())])
+        return [entry for entry in libraries if entry != self.dagster_pipes_requirement]
+
+    def _library(self, libraries: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Cluster ``libraries``: dagster-pipes, then the declared ones."""
+        pipes = {"pypi": {"package": self.dagster_pipes_requirement}}
+        return [pipes, *cluster_libraries(libraries)]
 
     def _new_cluster(self, context: Context, cluster: ClusterProfile) -> dict[str, Any]:
         new_cluster = cluster.new_cluster()
@@ -297,16 +339,28 @@ class DatabricksPipes(dg.ConfigurableResource):
         return new_cluster
 
     def _placed(
-        self, task: dict[str, Any], context: Context, cluster: ClusterProfile
+        self,
+        task: dict[str, Any],
+        context: Context,
+        cluster: ClusterProfile,
+        libraries: Sequence[str] = (),
     ) -> dict[str, Any]:
         """``task`` on this resource's compute: a new job cluster, an existing cluster, or
         serverless (Python tasks declare their environment; notebooks `%pip install`)."""
         if self.compute == "job-cluster":
             new_cluster = self._new_cluster(context, cluster)
-            return {**task, "new_cluster": new_cluster, "libraries": self._library()}
+            return {**task, "new_cluster": new_cluster, "libraries": self._library(libraries)}
         if self.compute == "existing-cluster":
-            return {**task, "existing_cluster_id": self.cluster_id, "libraries": self._library()}
+            library = self._library(libraries)
+            return {**task, "existing_cluster_id": self.cluster_id, "libraries": library}
         if "notebook_task" in task:
+            if libraries:
+                raise ValueError(
+                    f"Notebook task {task['task_key']} cannot install libraries on serverless "
+                    f"compute ({', '.join(libraries)}): a serverless notebook task takes no job "
+                    "environment. Install them with %pip install in the notebook, or run a "
+                    "Python script (DatabricksPipes.run) instead."
+                )
             return task
         return {**task, "environment_key": SERVERLESS_ENVIRONMENT_KEY}
 

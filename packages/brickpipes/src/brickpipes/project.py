@@ -69,26 +69,26 @@ class Project:
         return self.pyproject.get("tool", {}).get("brickpipes", {})
 
     def resource(self, kind: type[R]) -> R | None:
-        """The first declared resource of class ``kind``, or one nested in another, with its
-        environment variables read (``dg.EnvVar`` values resolved now)."""
-        found = None
+        """The first declared resource of class ``kind``, or one nested in another, as
+        declared (its ``dg.EnvVar`` values not read yet: see :meth:`initialized`)."""
         for value in self.resources.values():
             if isinstance(value, kind):
-                found = value
-                break
-        else:
-            for value in self.resources.values():
-                for name in getattr(type(value), "model_fields", {}):
-                    nested = getattr(value, name, None)
-                    if isinstance(nested, kind):
-                        found = nested
-                        break
-                if found is not None:
-                    break
-        if isinstance(found, dg.ConfigurableResource):
+                return value
+        for value in self.resources.values():
+            for name in getattr(type(value), "model_fields", {}):
+                nested = getattr(value, name, None)
+                if isinstance(nested, kind):
+                    return nested
+        return None
+
+    @staticmethod
+    def initialized(resource: R) -> R:
+        """``resource`` with its environment variables read, set up for the rest of the
+        command (a missing variable raises, naming it)."""
+        if isinstance(resource, dg.ConfigurableResource):
             # Resources with a teardown are set up in a context: kept open for the command.
-            return _OPEN.enter_context(found.process_config_and_initialize_cm())  # type: ignore[return-value]
-        return found
+            return _OPEN.enter_context(resource.process_config_and_initialize_cm())  # type: ignore[return-value]
+        return resource
 
     @property
     def workspace(self) -> DatabricksWorkspace:

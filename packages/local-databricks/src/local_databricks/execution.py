@@ -18,6 +18,7 @@ from .auth import AuthStore
 from .clusters import ClusterService
 from .errors import TaskSetupError
 from .executor import TaskProcess, copy_if_changed, start_process, task_env
+from .libraries import LibraryInstallFailed, declared, install
 from .paths import Storage
 from .runs import ClusterSlot, Run, RunConfig, TaskRun, stop_termination
 from .runtime_env import task_runtime
@@ -60,6 +61,10 @@ class TaskRunner:
         """A task worker thread: prepare, start and watch one attempt, then record its end."""
         try:
             self._execute(run, task)
+        except LibraryInstallFailed as exc:
+            task.output = {"error": exc.error, "error_trace": exc.output or exc.error}
+            code = ("LIBRARY_INSTALLATION_ERROR", "CLIENT_ERROR")
+            self.control.finish(task, "INTERNAL_ERROR", "FAILED", exc.message, code)
         except TaskSetupError as exc:
             if exc.internal:
                 code = (exc.code or "INTERNAL_ERROR", "INTERNAL_ERROR")
@@ -120,6 +125,16 @@ class TaskRunner:
         command = prepare_command(self.storage, self.config, run, task, workdir)
         runtime = task_runtime(self.config.python, workdir, slot.spec.get("spark_version"))
         command.argv[0] = runtime.python
+        libraries = declared(self.storage, task.spec, run.environments)
+        install(libraries, self.config.python, runtime.python, lambda: bool(stop_reason(run, task)))
+        stop = stop_reason(run, task)
+        if stop is not None:
+            self._end_stopped(task, stop)
+            return
+        if libraries.notes:
+            (workdir / "logs").mkdir(parents=True, exist_ok=True)
+            notes = "".join(f"{note}\n" for note in libraries.notes)
+            (workdir / "logs" / "stdout").write_text(notes, encoding="utf-8")
         api_env = {
             **runtime.env,
             "LOCAL_DATABRICKS_API_URL": self.host,

@@ -116,7 +116,8 @@ def start_process(argv: list[str], env: dict[str, str], cwd: Path, logs: Path) -
     cwd.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)
     stdout_path, stderr_path = logs / "stdout", logs / "stderr"
-    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+    # stdout is appended to: it may start with the runtime's notes (libraries not installed).
+    with stdout_path.open("ab") as out, stderr_path.open("wb") as err:
         popen = subprocess.Popen(
             argv,
             cwd=cwd,

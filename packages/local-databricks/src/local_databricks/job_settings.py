@@ -87,7 +87,8 @@ def _check_shapes(settings: dict) -> None:
     for index, env in enumerate(check_list(settings.get("environments"), "environments")):
         env = _entry(env, f"environments[{index}]")
         check_str(env.get("environment_key"), f"environments[{index}].environment_key")
-        check_dict(env.get("spec"), f"environments[{index}].spec")
+        spec = check_dict(env.get("spec"), f"environments[{index}].spec")
+        check_str_list(spec.get("dependencies"), f"environments[{index}].spec.dependencies")
     for index, param in enumerate(check_list(settings.get("parameters"), "parameters")):
         param = _entry(param, f"parameters[{index}]")
         if not check_str(param.get("name"), f"parameters[{index}].name"):
@@ -153,13 +154,37 @@ def _check_task_shape(task: dict, where: str) -> None:
     for index, dep in enumerate(check_list(task.get("depends_on"), f"{where}.depends_on")):
         dep = _entry(dep, f"{where}.depends_on[{index}]")
         check_str(dep.get("task_key"), f"{where}.depends_on[{index}].task_key")
-    check_list(task.get("libraries"), f"{where}.libraries")
+    for index, library in enumerate(check_list(task.get("libraries"), f"{where}.libraries")):
+        at = f"{where}.libraries[{index}]"
+        _check_library(_entry(library, at), at)
     for kind, fields in TASK_KIND_FIELDS.items():
         spec = task.get(kind)
         if spec is not None:
             spec = check_dict(spec, f"{where}.{kind}")
             for name, check in fields.items():
                 check(spec.get(name), f"{where}.{kind}.{name}")
+
+
+LIBRARY_KINDS = ("pypi", "whl", "requirements", "jar", "maven", "cran", "egg")
+
+
+def _check_library(library: dict, where: str) -> None:
+    """A task library names exactly one kind; pypi needs a package [assumption: the service's
+    wording]."""
+    kinds = [kind for kind in LIBRARY_KINDS if library.get(kind) is not None]
+    if len(kinds) != 1:
+        raise invalid(
+            f"Invalid value for field '{where}': a library specifies exactly one of "
+            f"{', '.join(LIBRARY_KINDS)}, got {kinds or 'none'}."
+        )
+    for kind in ("pypi", "maven", "cran"):
+        nested = check_dict(library.get(kind), f"{where}.{kind}")
+        for name in ("package", "repo", "coordinates"):
+            check_str(nested.get(name), f"{where}.{kind}.{name}")
+    if "pypi" in kinds and not library["pypi"].get("package"):
+        raise invalid(f"Invalid value for field '{where}.pypi.package': a package is required.")
+    for kind in ("whl", "requirements", "jar", "egg"):
+        check_str(library.get(kind), f"{where}.{kind}")
 
 
 def _validate_task(task: dict, keys: set[str], job_clusters: set, environments: set) -> None:
