@@ -209,12 +209,13 @@ def prepare(
         values["DATABRICKS_CLUSTER_ID"] = prepared.cluster = create_cluster(server)
     variables: dict[str, str] = {}
     with environ(values):
-        client = project.workspace.get_client()  # variables resolved: as the code location's
+        # Variables read now, from values: as the code location reads them from .env.
+        client = project.initialized(project.workspace).get_client()
         header = client.config.authenticate().get("Authorization", "")
         identity = Identity(server.url, header.removeprefix("Bearer "))
         declared = project.resource(DatabricksEnvironment)
         if declared is not None:
-            environment = declared.current(client=client)
+            environment = project.initialized(declared).current(client=client)
             catalog = {"name": environment.catalog}
             api_call(server, "POST", "/api/2.1/unity-catalog/catalogs", catalog)
             prepared.created = ensure_schema_and_volume(client, environment)
