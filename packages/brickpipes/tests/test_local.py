@@ -19,6 +19,7 @@ import pytest
 from local_databricks import LocalDatabricks
 
 from brickpipes import AUTH_METHODS, DatabricksWorkspace
+from brickpipes.errors import is_credential_rejection
 from brickpipes.local import BEGIN, END, LOCAL_ENTRA, auth_variables, rewrite_block, write_env
 
 PACKAGES = Path(__file__).resolve().parents[2]
@@ -100,8 +101,12 @@ def test_azure_with_a_wrong_secret_fails_with_entras_error(
     local_databricks: LocalDatabricks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LOCAL_DATABRICKS_URL", local_databricks.url + "/")
-    with pytest.raises(ValueError, match=r"invalid_client: AADSTS7000215: Invalid client secret"):
+    with pytest.raises(
+        ValueError, match=r"invalid_client: AADSTS7000215: Invalid client secret"
+    ) as error:
         _azure(local_databricks.url, secret="wrong").get_client()
+    # ... which a step reports as rejected credentials, naming the auth method's variables.
+    assert is_credential_rejection(error.value)
 
 
 def test_azure_asks_microsoft_unless_the_host_is_local_databricks(

@@ -63,7 +63,9 @@ def is_credential_rejection(error: BaseException) -> bool:
     from databricks.sdk.errors import PermissionDenied, Unauthenticated
 
     if isinstance(error, ValueError):
-        return str(error).startswith(("invalid_client", "unauthorized_client", "invalid_grant"))
+        # The SDK may prefix the token endpoint's answer with "<auth_type> auth: ".
+        message = str(error).split(" auth: ", 1)[-1] if " auth: " in str(error) else str(error)
+        return message.startswith(("invalid_client", "unauthorized_client", "invalid_grant"))
     return isinstance(error, (Unauthenticated, PermissionDenied))
 
 
