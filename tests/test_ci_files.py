@@ -53,7 +53,7 @@ def test_checkout_leaves_no_credentials(github: Path) -> None:
         for step in steps(workflow)
         if step.get("uses", "").startswith("actions/checkout@")
     ]
-    assert len(checkouts) == 2
+    assert len(checkouts) == 3  # ci.yml, the Dagster+ deploy, the pull request's environment
     assert all(step["with"]["persist-credentials"] is False for step in checkouts)
 
 
@@ -72,16 +72,43 @@ def test_permissions_are_least(github: Path) -> None:
 
 def test_github_installs_the_pinned_uv_and_caches_it(github: Path) -> None:
     for name, (_, workflow) in workflows(github).items():
-        setup_uv = [
-            s for s in steps(workflow) if s.get("uses", "").startswith("astral-sh/setup-uv@")
-        ]
-        assert len(setup_uv) == 1, name
-        assert setup_uv[0]["with"] == {
-            "version": UV_VERSION,
-            "enable-cache": True,
-            "cache-dependency-glob": "uv.lock",
-        }
+        for job_name, job in workflow["jobs"].items():
+            uses_uv = "uv " in yaml.safe_dump(job.get("steps", []))
+            setup_uv = [
+                s
+                for s in job.get("steps", [])
+                if s.get("uses", "").startswith("astral-sh/setup-uv@")
+            ]
+            assert len(setup_uv) == (1 if uses_uv else 0), f"{name}: {job_name}"
+            for step in setup_uv:
+                assert step["with"] == {
+                    "version": UV_VERSION,
+                    "enable-cache": True,
+                    "cache-dependency-glob": "uv.lock",
+                }
         assert "pip install uv" not in yaml.safe_dump(workflow)
+
+
+def test_a_pull_requests_databricks_environment_is_deployed_then_dropped(github: Path) -> None:
+    """The branch deployment's jobs and schema exist while the pull request is open (the pr
+    target, checked by the preflight) and go when it closes; only with the Databricks
+    secrets, never on a push to main."""
+    job = workflows(github)["dagster-plus-deploy.yml"][1]["jobs"]["databricks-environment"]
+    assert job["permissions"] == {"contents": "read"}
+    assert "github.event_name == 'pull_request'" in job["if"]
+    assert job["env"]["BRICKPIPES_PULL_REQUEST"] == "${{ github.event.pull_request.number }}"
+    assert job["env"]["DATABRICKS_TOKEN"] == "${{ secrets.DATABRICKS_TOKEN }}"
+    by_name = {step.get("name", ""): step for step in job["steps"]}
+    deploy = by_name["Deploy the pull request's jobs and check its environment"]
+    assert "github.event.action != 'closed'" in deploy["if"]
+    assert 'bundle deploy -t pr --var pull_request="$BRICKPIPES_PULL_REQUEST"' in deploy["run"]
+    assert "uv run brickpipes preflight --create" in deploy["run"]
+    drop = by_name["Drop the pull request's jobs and schema"]
+    assert "github.event.action == 'closed'" in drop["if"]
+    assert "bundle destroy -t pr" in drop["run"] and "--auto-approve" in drop["run"]
+    assert "uv run brickpipes drop-environment" in drop["run"]
+    cli = next(s for s in job["steps"] if "setup-cli" in s.get("run", ""))
+    assert re.search(r"setup-cli/v\d+\.\d+\.\d+/install\.sh", cli["run"])
 
 
 def test_gitlab_installs_the_pinned_uv_and_caches_it(template_repo: Path, tmp_path: Path) -> None:
