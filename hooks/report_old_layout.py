@@ -96,6 +96,19 @@ def checks(version: str, package: str) -> list[tuple[re.Pattern[str], str]]:
     ]
 
 
+# What every project crossing a version must do, whatever its code: printed once.
+NOTICES = {
+    "0.4.0": (
+        "migration 0.4.0: environments. A run is production only where declared:\n"
+        "  Dagster+'s `prod` deployment, or BRICKPIPES_ENVIRONMENT=production (set it\n"
+        "  where the image runs in production outside Dagster+). Anything else writes\n"
+        "  its own schema (<schema>_dev_<you>, <schema>_pr_<n>) and runs its own jobs\n"
+        "  ('[dev <you>] ...'): run `databricks bundle deploy` once more for yours,\n"
+        "  then `uv run brickpipes preflight`."
+    ),
+}
+
+
 def replacement(pattern: re.Pattern[str], text: str, line: str) -> str:
     """``text``, or for a runtime module import the module's own replacement."""
     if text:
@@ -150,6 +163,8 @@ def main() -> int:
     """Print the team's lines that still use the old layout; never fail the update."""
     version = sys.argv[1] if len(sys.argv) > 1 else "0.2.0"
     previous = {"0.2.0": "0.1.0", "0.3.0": "0.2.0", "0.4.0": "0.3.0"}[version]
+    if version in NOTICES:
+        print(NOTICES[version])
     usages = old_usages(Path.cwd(), version)
     if usages:
         print(

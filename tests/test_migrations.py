@@ -185,6 +185,7 @@ def test_update_across_0_4_0_reports_names_fixed_at_render_time(
     git(project, "commit", "--quiet", "--message", "our names")
     update(project, CURRENT)
     output = capfd.readouterr().out
+    assert "migration 0.4.0: environments. A run is production only where declared" in output
     assert "migration 0.4.0: these lines of yours still use the 0.3.0 layout" in output
     assert 'defs/ours.py:3: ORDERS = table_name("orders")' in output
     assert "table_name(databricks_pipes, table)" in output
