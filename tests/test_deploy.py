@@ -246,7 +246,16 @@ def test_bundle_matches_the_cli_schema_and_schedules_nothing(
     files = [project / "databricks.yml"]
     files += sorted(p for pattern in config["include"] for p in project.glob(pattern))
     assert len(files) == (2 if answers["include_examples"] else 1)
-    assert set(config["targets"]) == {"dev", "prod"}
+    # One target per environment, named and schema'd as brickpipes' environments name them.
+    targets = config["targets"]
+    assert set(targets) == {"dev", "pr", "prod"}
+    assert targets["dev"]["mode"] == "development" and targets["prod"]["mode"] == "production"
+    assert targets["dev"]["presets"]["name_prefix"] == "[dev ${var.developer}] "
+    assert targets["pr"]["presets"]["name_prefix"] == "[pr ${var.pull_request}] "
+    schema = yaml.safe_load((project / ".copier-answers.yml").read_text())["schema"]
+    assert targets["dev"]["variables"]["schema"] == f"{schema}_dev_${{var.developer}}"
+    assert targets["pr"]["variables"]["schema"] == f"{schema}_pr_${{var.pull_request}}"
+    assert config["variables"]["schema"]["default"] == schema
     for path in files:
         document = yaml.safe_load(path.read_text())
         errors = deepest_errors(bundle_validator, document)
