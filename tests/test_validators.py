@@ -128,8 +128,8 @@ BAD_ANSWERS: list[tuple[dict[str, Any], str]] = [
     ({"pipes_volume": "/dbfs/tmp/pipes"}, VOLUME),
     ({"pipes_volume": "/Volumes/main/sales/pipes/"}, VOLUME),
     ({"pipes_volume": "/Volumes/Main/sales/pipes"}, VOLUME),
-    ({"pipes_volume": "/Volumes/ops/sales/pipes"}, "not in the catalog and schema answered"),
-    ({"pipes_volume": "/Volumes/main/ops/pipes"}, "not in the catalog and schema answered"),
+    ({"pipes_volume": "/Volumes/ops/sales/pipes"}, "wrong schema, e.g. /Volumes/m/s/v"),
+    ({"pipes_volume": "/Volumes/main/ops/pipes"}, "wrong schema, e.g. /Volumes/m/s/v"),
 ]
 
 # Copier's own check of a choice question: the value is not one of the choices.
