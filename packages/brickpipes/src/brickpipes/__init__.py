@@ -31,7 +31,7 @@ from .pipes import DatabricksPipes, RemoteTask
 from .uploads import upload_file
 from .workspace import AUTH_METHODS, AuthMethod, DatabricksWorkspace
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "AUTH_METHODS",

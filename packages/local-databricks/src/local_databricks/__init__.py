@@ -7,4 +7,4 @@ and auth endpoints on 127.0.0.1 and runs tasks as local subprocesses.
 from .api import LocalDatabricks
 
 __all__ = ["LocalDatabricks"]
-__version__ = "0.4.0"
+__version__ = "0.5.0"
