@@ -112,6 +112,17 @@ def test_brickpipes_local_lets_dagster_materialize_every_example(
     try:
         _wait_for_env(project, server, seconds=180)
         assert (project / ".env").read_text().startswith("# a team's line, kept\nMY_SETTING=1\n")
+        # The workspace it prepared passes the preflight (which reads .env as dg does).
+        preflight = subprocess.run(
+            ["uv", "run", "--no-sync", "brickpipes", "preflight"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert preflight.returncode == 0, preflight.stdout + preflight.stderr
+        assert "Ready: runs in this environment have what they need." in preflight.stdout
         # dg loads .env itself, as `dg dev` does.
         launch = subprocess.run(
             ["uv", "run", "--no-sync", "dg", "launch", "--assets", "*", "--partition", PARTITION],

@@ -6,7 +6,8 @@
 * ``local``: local Databricks for ``dg dev`` (:mod:`.local`).
 
 Each command module has ``configure(parser)`` and ``main(args) -> int``; they are imported
-only when run, so one command's dependencies never slow another.
+only when run, so one command's dependencies never slow another. Like ``dg``, the commands
+read the project's ``.env`` (variables already set win).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 COMMANDS = {
     "environment": ("brickpipes.environment_cli", "show the environment and where it writes"),
@@ -37,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] == [name]:  # only the command run is imported
             importlib.import_module(module).configure(sub, name)
     args = parser.parse_args(argv)
+    if Path(".env").is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(".env", override=False)
     return importlib.import_module(args.module).main(args)
 
 

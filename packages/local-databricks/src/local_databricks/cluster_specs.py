@@ -59,10 +59,13 @@ NODE_TYPES = [
     ("m5d.xlarge", 16384, 4, "General Purpose", "AWS", 0, 0, 1, 150),
     ("m5.large", 8192, 2, "General Purpose", "AWS", 0, 0, 0, 0),
     ("r5d.xlarge", 32768, 4, "Memory Optimized", "AWS", 0, 0, 1, 150),
+    ("r5d.2xlarge", 65536, 8, "Memory Optimized", "AWS", 0, 0, 1, 300),
     ("Standard_DS3_v2", 14336, 4, "General Purpose", "AZURE", 1, 28, 0, 0),
     ("Standard_D4ds_v5", 16384, 4, "General Purpose", "AZURE", 1, 150, 0, 0),
+    ("Standard_D8ds_v5", 32768, 8, "General Purpose", "AZURE", 1, 300, 0, 0),
     ("Standard_E8ds_v5", 65536, 8, "Memory Optimized", "AZURE", 1, 300, 0, 0),
     ("n2-standard-4", 16384, 4, "General Purpose", "GCP", 0, 0, 0, 0),
+    ("n2-standard-8", 32768, 8, "General Purpose", "GCP", 0, 0, 0, 0),
     ("n2-highmem-8", 65536, 8, "Memory Optimized", "GCP", 0, 0, 0, 0),
 ]
 
