@@ -140,3 +140,20 @@ def test_template_maintained_modules_say_so(matrix_render: tuple[dict[str, Any],
         first_line = path.read_text().removeprefix('"""').split("\n", 1)[0]
         says_so = first_line == MAINTAINED
         assert says_so == (path in maintained), f"{path.relative_to(project)}: {first_line}"
+
+
+def test_local_databricks_serves_every_node_type_of_the_cluster_profiles(
+    matrix_render: tuple[dict[str, Any], Path],
+) -> None:
+    """What the preflight checks against a workspace holds on local Databricks for every cloud:
+    each profile of clusters.yml (and the bundle's node type) is one of its node types."""
+    from local_databricks.cluster_specs import NODE_TYPE_IDS
+
+    _, project = matrix_render
+    profiles = next(project.glob("src/*/clusters.yml"))
+    declared = yaml.safe_load(profiles.read_text())["profiles"]
+    wanted = {spec["node_type_id"] for spec in declared.values() if "node_type_id" in spec}
+    bundle = yaml.safe_load((project / "databricks.yml").read_text())
+    node_type = bundle.get("variables", {}).get("node_type_id", {}).get("default")
+    wanted |= {node_type} if node_type else set()
+    assert wanted and wanted <= NODE_TYPE_IDS, sorted(wanted - NODE_TYPE_IDS)
