@@ -141,6 +141,9 @@ def test_rejected_credentials_fail_with_a_clear_auth_error(
     if project.auth_method == "oauth-m2m":
         # A rotated service-principal secret: the token endpoint refuses the client.
         monkeypatch.setenv("DATABRICKS_CLIENT_SECRET", "rotated-secret")
+    elif project.auth_method == "azure-client-secret":
+        # A rotated Entra ID secret: the (local) Entra ID token endpoint refuses the client.
+        monkeypatch.setenv("ARM_CLIENT_SECRET", "rotated-secret")
     else:
         local_workspace.revoke_tokens()  # an expired or revoked token
     result = run_script(project, "quiet.py")

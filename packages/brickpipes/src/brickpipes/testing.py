@@ -155,7 +155,10 @@ def use_local_auth(url: str, token: str, setattr: Callable[..., Any] = setattr) 
 
         def __init__(self, **kwargs: Any) -> None:
             local = str(kwargs.get("host") or "").rstrip("/") == url
-            if local and kwargs.get("auth_type") == "azure-client-secret":
+            # brickpipes' own exchange at the server's Entra ID endpoint (LOCAL_DATABRICKS_URL
+            # names the host) brings its credentials: nothing to swap.
+            own = "credentials_strategy" in kwargs
+            if local and not own and kwargs.get("auth_type") == "azure-client-secret":
                 missing = [name for name in entra_fields if not kwargs.get(name)]
                 if missing:
                     raise ValueError(f"azure-client-secret config without {', '.join(missing)}")
