@@ -217,3 +217,37 @@ def test_a_job_is_run_under_its_environments_name_with_its_schema(
     result = dg.materialize([refused], resources=resources, raise_on_error=False)
     assert not result.success
     assert len([c for c in local_workspace.calls() if c["path"].endswith("/run-now")]) == 1
+
+
+def test_with_environment_places_every_pipes_and_jobs_resource_that_names_none() -> None:
+    from brickpipes import DatabricksPipes, with_environment
+
+    workspace = DatabricksWorkspace.from_env("pat")
+    settings = environment(workspace=workspace)
+    own = environment(workspace=workspace, production_schema="finance")
+    pipes = {
+        "code_location": "p",
+        "compute": "serverless",
+        "transport": "volumes",
+        "cluster_profiles": "clusters.yml",
+        "dagster_pipes_requirement": "dagster-pipes",
+    }
+    definitions = dg.Definitions(
+        resources={
+            "databricks_pipes": DatabricksPipes(workspace=workspace, **pipes),
+            "databricks_jobs": DatabricksJobs(workspace=workspace),
+            "finance_jobs": DatabricksJobs(workspace=workspace, environment=own),
+            "alerts_channel": dg.ResourceDefinition.hardcoded_resource("#sales"),
+        }
+    )
+    placed = with_environment(definitions, settings).resources or {}
+    assert placed["databricks_pipes"].environment is settings
+    assert placed["databricks_jobs"].environment is settings
+    assert placed["finance_jobs"].environment is own  # named its own: kept
+    assert placed["alerts_channel"] is definitions.resources["alerts_channel"]  # type: ignore[index]
+
+    @dg.asset
+    def orders() -> None: ...
+
+    with pytest.raises(ValueError, match="resource definitions only"):
+        with_environment(dg.Definitions(assets=[orders], resources={}), settings)

@@ -26,6 +26,7 @@ from .environments import (
     ensure_schema_and_volume,
 )
 from .errors import DatabricksRunFailed
+from .isolation import with_environment
 from .jobs import DatabricksJobs, JobRun, TaskResult, materialize_job_assets
 from .pipes import DatabricksPipes, RemoteTask
 from .uploads import upload_file
@@ -55,4 +56,5 @@ __all__ = [
     "load_profiles",
     "materialize_job_assets",
     "upload_file",
+    "with_environment",
 ]
