@@ -218,6 +218,7 @@ def prepare(
             environment = project.initialized(declared).current(client=client)
             catalog = {"name": environment.catalog}
             api_call(server, "POST", "/api/2.1/unity-catalog/catalogs", catalog)
+            _grant_as_admin(server, client, environment.catalog, prepared.cluster)
             prepared.created = ensure_schema_and_volume(client, environment)
             prepared.environment = f"{environment.kind} ({environment.name})"
             prepared.schema, prepared.volume = environment.schema_name, environment.volume_path
@@ -234,6 +235,25 @@ def prepare(
             for job_id in ids
         )
     return prepared
+
+
+def _grant_as_admin(server: Any, client: Any, catalog: str, cluster_id: str | None) -> None:
+    """What an admin grants a service principal on a workspace (docs: first run): use of the
+    catalog and creating its schema in it, and restarting the all-purpose cluster. The server's
+    own user owns both already."""
+    from local_databricks.project import api_call
+
+    principal = client.current_user.me().user_name or ""
+    me = api_call(server, "GET", "/api/2.0/preview/scim/v2/Me")
+    if principal in ("", me["userName"]):
+        return
+    change = {"principal": principal, "add": ["USE_CATALOG", "CREATE_SCHEMA"]}
+    path = f"/api/2.1/unity-catalog/permissions/catalog/{catalog}"
+    api_call(server, "PATCH", path, {"changes": [change]})
+    if cluster_id:
+        entry = {"service_principal_name": principal, "permission_level": "CAN_RESTART"}
+        path = f"/api/2.0/permissions/clusters/{cluster_id}"
+        api_call(server, "PATCH", path, {"access_control_list": [entry]})
 
 
 def _bundle_variables(project: Project) -> set[str]:
