@@ -80,14 +80,19 @@ def env_dir(local_databricks, run: jobs.Run) -> Path:
     return Path(local_databricks.root) / "runs" / str(run.run_id) / "t" / "python-env"
 
 
-def test_a_cluster_wheel_library_is_installed_for_its_task_only(local_databricks, w, script):
-    path = upload_wheel(w)
-    task = jobs.SubmitTask(
+def cluster_task(python_file: str, libraries: list[compute.Library]) -> jobs.SubmitTask:
+    """Task ``t``: ``python_file`` on a new cluster that installs ``libraries``."""
+    return jobs.SubmitTask(
         task_key="t",
         new_cluster=compute.ClusterSpec(**CLUSTER),
-        spark_python_task=jobs.SparkPythonTask(python_file=script(IMPORTS)),
-        libraries=[compute.Library(whl=path)],
+        spark_python_task=jobs.SparkPythonTask(python_file=python_file),
+        libraries=libraries,
     )
+
+
+def test_a_cluster_wheel_library_is_installed_for_its_task_only(local_databricks, w, script):
+    path = upload_wheel(w)
+    task = cluster_task(script(IMPORTS), [compute.Library(whl=path)])
     run = submit(w, task)
     logs = task_output(w, run).logs or ""
     assert run.state.result_state == jobs.RunResultState.SUCCESS, task_output(w, run).error
@@ -123,11 +128,8 @@ def test_serverless_dependencies_install_a_volume_wheel(local_databricks, w, scr
 
 def test_dbfs_and_workspace_wheels_are_read_from_the_servers_storage(local_databricks, w, script):
     w.dbfs.upload("dbfs:/libs/ldlibdemo-1.0-py3-none-any.whl", io.BytesIO(wheel()))
-    task = jobs.SubmitTask(
-        task_key="t",
-        new_cluster=compute.ClusterSpec(**CLUSTER),
-        spark_python_task=jobs.SparkPythonTask(python_file=script(IMPORTS)),
-        libraries=[compute.Library(whl="dbfs:/libs/ldlibdemo-1.0-py3-none-any.whl")],
+    task = cluster_task(
+        script(IMPORTS), [compute.Library(whl="dbfs:/libs/ldlibdemo-1.0-py3-none-any.whl")]
     )
     run = submit(w, task)
     assert run.state.result_state == jobs.RunResultState.SUCCESS, task_output(w, run).error
@@ -160,12 +162,7 @@ def test_requirements_the_interpreter_has_start_no_installer(local_databricks, w
 def test_a_failed_installation_fails_the_task_with_the_installers_error(w, script):
     path = f"{VOLUME}/broken-1.0-py3-none-any.whl"
     w.files.upload(path, io.BytesIO(b"not a zip"), overwrite=True)
-    task = jobs.SubmitTask(
-        task_key="t",
-        new_cluster=compute.ClusterSpec(**CLUSTER),
-        spark_python_task=jobs.SparkPythonTask(python_file=script(IMPORTS)),
-        libraries=[compute.Library(whl=path)],
-    )
+    task = cluster_task(script(IMPORTS), [compute.Library(whl=path)])
     run = submit_failing(w, task)
     (task_run,) = run.tasks
     assert task_run.state.life_cycle_state == jobs.RunLifeCycleState.INTERNAL_ERROR
@@ -184,12 +181,7 @@ def test_a_failed_installation_fails_the_task_with_the_installers_error(w, scrip
 
 def test_a_missing_wheel_names_its_path(w, script):
     missing = f"{VOLUME}/absent-1.0-py3-none-any.whl"
-    task = jobs.SubmitTask(
-        task_key="t",
-        new_cluster=compute.ClusterSpec(**CLUSTER),
-        spark_python_task=jobs.SparkPythonTask(python_file=script(IMPORTS)),
-        libraries=[compute.Library(whl=missing)],
-    )
+    task = cluster_task(script(IMPORTS), [compute.Library(whl=missing)])
     run = submit_failing(w, task)
     assert run.tasks[0].state.life_cycle_state == jobs.RunLifeCycleState.INTERNAL_ERROR
     assert w.jobs.get_run_output(run.tasks[0].run_id).error == f"File {missing} does not exist."

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 Kind = Literal["development", "branch", "production"]
 KINDS: tuple[Kind, ...] = ("development", "branch", "production")
+# Each kind's target in databricks.yml, which also names its schemas, folders and job prefixes.
+BUNDLE_TARGETS: dict[Kind, str] = {"development": "dev", "branch": "pr", "production": "prod"}
 # Declares the kind outside Dagster+ (development or production; a branch is Dagster+'s).
 ENVIRONMENT_VARIABLE = "BRICKPIPES_ENVIRONMENT"
 # Names the pull request outside Dagster+ (e.g. a CI job dropping the branch's schema).
@@ -91,19 +93,17 @@ class Environment:
     @property
     def name(self) -> str:
         """``dev-<developer>``, ``pr-<number>`` or ``prod``."""
-        return {"development": "dev-", "branch": "pr-", "production": ""}[self.kind] + self.owner
+        return "prod" if self.is_production else f"{self.bundle_target}-{self.owner}"
 
     @property
     def bundle_target(self) -> str:
         """The ``databricks.yml`` target that deploys this environment's jobs."""
-        return {"development": "dev", "branch": "pr", "production": "prod"}[self.kind]
+        return BUNDLE_TARGETS[self.kind]
 
     @property
     def job_prefix(self) -> str:
         """What the bundle's target puts before each job name."""
-        if self.kind == "development":
-            return f"[dev {self.owner}] "
-        return f"[pr {self.owner}] " if self.kind == "branch" else ""
+        return "" if self.is_production else f"[{self.bundle_target} {self.owner}] "
 
     @property
     def schema_name(self) -> str:
@@ -273,11 +273,9 @@ class DatabricksEnvironment(dg.ConfigurableResource):
 
     def named(self, kind: Kind, owner: str) -> Environment:
         """The environment of ``kind`` owned by ``owner`` (a developer, a pull request)."""
-        schema = {
-            "development": f"{self.production_schema}_dev_{owner}",
-            "branch": f"{self.production_schema}_pr_{owner}",
-            "production": self.production_schema,
-        }[kind]
+        schema = self.production_schema
+        if kind != "production":  # the bundle target's schema: <schema>_dev_<you>, _pr_<n>
+            schema = f"{schema}_{BUNDLE_TARGETS[kind]}_{owner}"
         return Environment(
             kind=kind,
             owner="prod" if kind == "production" else owner,

@@ -81,9 +81,12 @@ class ProjectSettings:
         return cls(**table)
 
 
-def api_call(server: LocalDatabricks, method: str, path: str, body: dict | None = None) -> dict:
-    """One REST call with the workspace token; an existing resource (409 ..._ALREADY_EXISTS) is
-    left as it is."""
+def api_request(
+    server: Any, method: str, path: str, body: dict | None = None, missing_ok: bool = False
+) -> dict | None:
+    """One REST call with ``server``'s token (anything with ``url`` and ``token``: a
+    ``LocalDatabricks``, or another identity's connection); an existing resource
+    (409 ..._ALREADY_EXISTS) is left as it is, and a 404 is None when ``missing_ok``."""
     request = urllib.request.Request(
         server.url + path,
         data=None if body is None else json.dumps(body).encode(),
@@ -95,10 +98,17 @@ def api_call(server: LocalDatabricks, method: str, path: str, body: dict | None 
         with opener.open(request, timeout=30) as response:
             return json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
-        answer = json.loads(exc.read() or b"{}")
-        if exc.code == 409 and str(answer.get("error_code", "")).endswith("ALREADY_EXISTS"):
+        if exc.code == 404 and missing_ok:
+            return None
+        answer = exc.read().decode(errors="replace")
+        if exc.code == 409 and "ALREADY_EXISTS" in answer:
             return {}
         raise RuntimeError(f"{method} {path}: {exc.code} {answer}") from None
+
+
+def api_call(server: LocalDatabricks, method: str, path: str, body: dict | None = None) -> dict:
+    """One REST call with the workspace token (:func:`api_request`, a 404 raising)."""
+    return api_request(server, method, path, body) or {}
 
 
 def create_volumes(server: LocalDatabricks, volumes: tuple[str, ...] | list[str]) -> None:

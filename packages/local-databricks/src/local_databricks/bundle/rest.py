@@ -3,11 +3,10 @@ one call with its token (`_call`)."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Protocol
+
+from ..project import api_request
 
 
 class Server(Protocol):
@@ -33,20 +32,4 @@ def _call(
     server: Server, method: str, path: str, body: dict | None = None, missing_ok: bool = False
 ) -> dict | None:
     """One REST call with the server's token; None for a 404 when ``missing_ok``."""
-    request = urllib.request.Request(
-        server.url + path,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"},
-    )
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(request, timeout=30) as response:
-            return json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404 and missing_ok:
-            return None
-        answer = exc.read().decode(errors="replace")
-        if exc.code == 409 and "ALREADY_EXISTS" in answer:
-            return {}  # what exists already is left as it is
-        raise RuntimeError(f"{method} {path}: {exc.code} {answer}") from None
+    return api_request(server, method, path, body, missing_ok)
